@@ -1,0 +1,6 @@
+//! prof-grpo: GRPO and PROF (PRocess cOnsistency Filter) reinforcement learning of
+//! language models on maths with verifiable rewards, on the Burn deep-learning framework.
+//!
+//! Data flows one way through a training step:
+//! prompts ([`data`]) → rollout ([`generation`]) → outcome reward ([`reward`]) →
+//! PRM step scores ([`reward`]) → filter ([`rl`]) → advantages ([`rl`]) → update ([`train`]).
