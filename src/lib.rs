@@ -4,3 +4,13 @@
 //! Data flows one way through a training step:
 //! prompts ([`data`]) → rollout ([`generation`]) → outcome reward ([`reward`]) →
 //! PRM step scores ([`reward`]) → filter ([`rl`]) → advantages ([`rl`]) → update ([`train`]).
+
+pub mod cli;
+pub mod data;
+pub mod eval;
+pub mod generation;
+pub mod model;
+pub mod reward;
+pub mod rl;
+pub mod tokenizer;
+pub mod train;

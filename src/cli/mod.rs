@@ -1,0 +1,1 @@
+//! Command-line commands; the only place that names a concrete backend.

@@ -1,0 +1,1 @@
+//! Datasets, field mappings and prompt building.

@@ -1,0 +1,1 @@
+//! Qwen2 transformer: config, layers, attention, rotary embeddings, heads, weight loading.

@@ -1,0 +1,3 @@
+//! Rewards: the outcome verifier (answer extraction and equivalence) and the process reward model.
+
+pub mod verifier;

@@ -1,0 +1,1 @@
+//! Strict maths answer verifier.
