@@ -1,1 +1,6 @@
 //! Command-line commands; the only place that names a concrete backend.
+
+pub mod backend;
+pub mod generate;
+pub mod logits;
+pub mod model_args;

@@ -1,1 +1,9 @@
 //! Batched sampling with a KV cache, stop rules and log-probs of sampled tokens.
+
+pub mod generate;
+pub mod logprobs;
+pub mod sampling;
+
+pub use generate::{Completion, FinishReason, GenerationConfig, generate};
+pub use logprobs::{ResponseBatch, response_logprobs};
+pub use sampling::{SamplingParams, sample_token};

@@ -1,1 +1,26 @@
 //! Qwen2 transformer: config, layers, attention, rotary embeddings, heads, weight loading.
+//!
+//! All code is generic over the Burn backend `B`; the backend is chosen at the CLI edge.
+
+pub mod attention;
+pub mod config;
+pub mod decoder_layer;
+pub mod dtype;
+pub mod export;
+pub mod hub;
+pub mod kv_cache;
+pub mod loader;
+pub mod mlp;
+pub mod preset;
+pub mod pretrained;
+pub mod qwen2;
+pub mod rms_norm;
+pub mod rotary;
+pub mod weights;
+
+pub use attention::AttentionMask;
+pub use config::Qwen2Config;
+pub use kv_cache::KvCache;
+pub use loader::{load_backbone, load_causal_lm};
+pub use qwen2::{Batch, Qwen2ForCausalLm, Qwen2Model};
+pub use pretrained::{PretrainedLm, load_pretrained};

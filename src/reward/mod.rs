@@ -1,3 +1,4 @@
 //! Rewards: the outcome verifier (answer extraction and equivalence) and the process reward model.
 
+pub mod prm;
 pub mod verifier;

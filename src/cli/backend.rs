@@ -1,0 +1,156 @@
+//! Choosing the Burn backend at run time (`--backend flex|wgpu|cuda`): the only place that names
+//! concrete backends. GPU backends exist only in builds with the matching cargo feature.
+
+use anyhow::{Result, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+
+/// A backend selectable on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Pure-Rust CPU backend (always available).
+    #[default]
+    Flex,
+    /// GPU through wgpu (Vulkan, Metal, DX12); needs `--features wgpu`.
+    Wgpu,
+    /// NVIDIA GPU through CUDA (kernels compiled with NVRTC at run time); needs `--features cuda`.
+    Cuda,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "flex" | "cpu" => Ok(Self::Flex),
+            "wgpu" => Ok(Self::Wgpu),
+            "cuda" => Ok(Self::Cuda),
+            other => bail!("unknown backend {other:?} (expected flex, wgpu or cuda)"),
+        }
+    }
+}
+
+/// Work to run on an inference backend chosen at run time.
+pub trait BackendTask {
+    /// What the work returns.
+    type Output;
+    /// Runs on backend `B` and `device`.
+    fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output>;
+}
+
+/// Work to run on an autodiff backend chosen at run time (training).
+pub trait AutodiffTask {
+    /// What the work returns.
+    type Output;
+    /// Runs on autodiff backend `B` and `device`.
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+}
+
+/// Device selection string: for wgpu `default|cpu|discrete[:N]|integrated[:N]`, for cuda `N`.
+/// Falls back to `PROF_DEVICE` when empty.
+fn device_spec(spec: &str) -> String {
+    if spec.is_empty() {
+        std::env::var("PROF_DEVICE").unwrap_or_default()
+    } else {
+        spec.to_string()
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device(spec: &str) -> Result<burn::backend::wgpu::WgpuDevice> {
+    use burn::backend::wgpu::WgpuDevice;
+    let (kind, index) = spec.split_once(':').unwrap_or((spec, "0"));
+    let index: usize = index.parse()?;
+    Ok(match kind {
+        "" | "default" => WgpuDevice::DefaultDevice,
+        "cpu" => WgpuDevice::Cpu,
+        "discrete" => WgpuDevice::DiscreteGpu(index),
+        "integrated" => WgpuDevice::IntegratedGpu(index),
+        other => bail!("unknown wgpu device {other:?} (default, cpu, discrete:N, integrated:N)"),
+    })
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(spec: &str) -> Result<burn::backend::cuda::CudaDevice> {
+    let index = if spec.is_empty() { 0 } else { spec.parse()? };
+    Ok(burn::backend::cuda::CudaDevice::new(index))
+}
+
+fn missing_feature(kind: BackendKind) -> anyhow::Error {
+    let feature = match kind {
+        BackendKind::Wgpu => "wgpu",
+        _ => "cuda",
+    };
+    anyhow::anyhow!(
+        "this build has no {feature} backend: rebuild with `cargo build --release --features {feature}`"
+    )
+}
+
+/// Runs `task` on the inference backend `kind`.
+pub fn run_inference<T: BackendTask>(kind: BackendKind, device: &str, task: T) -> Result<T::Output> {
+    let device = device_spec(device);
+    match kind {
+        BackendKind::Flex => task.run::<burn::backend::Flex>(Default::default()),
+        BackendKind::Wgpu => {
+            #[cfg(feature = "wgpu")]
+            {
+                task.run::<burn::backend::Wgpu>(wgpu_device(&device)?)
+            }
+            #[cfg(not(feature = "wgpu"))]
+            {
+                let _ = (device, task);
+                Err(missing_feature(kind))
+            }
+        }
+        BackendKind::Cuda => {
+            #[cfg(feature = "cuda")]
+            {
+                task.run::<burn::backend::Cuda>(cuda_device(&device)?)
+            }
+            #[cfg(not(feature = "cuda"))]
+            {
+                let _ = (device, task);
+                Err(missing_feature(kind))
+            }
+        }
+    }
+}
+
+/// Runs `task` on the autodiff-wrapped backend `kind`.
+pub fn run_autodiff<T: AutodiffTask>(kind: BackendKind, device: &str, task: T) -> Result<T::Output> {
+    use burn::backend::Autodiff;
+    let device = device_spec(device);
+    match kind {
+        BackendKind::Flex => task.run::<Autodiff<burn::backend::Flex>>(Default::default()),
+        BackendKind::Wgpu => {
+            #[cfg(feature = "wgpu")]
+            {
+                task.run::<Autodiff<burn::backend::Wgpu>>(wgpu_device(&device)?)
+            }
+            #[cfg(not(feature = "wgpu"))]
+            {
+                let _ = (device, task);
+                Err(missing_feature(kind))
+            }
+        }
+        BackendKind::Cuda => {
+            #[cfg(feature = "cuda")]
+            {
+                task.run::<Autodiff<burn::backend::Cuda>>(cuda_device(&device)?)
+            }
+            #[cfg(not(feature = "cuda"))]
+            {
+                let _ = (device, task);
+                Err(missing_feature(kind))
+            }
+        }
+    }
+}
+
+/// The dtype a model computes in when none is asked for: f32 on CPU, bf16 on CUDA, f32 on wgpu
+/// (portable; many wgpu adapters lack bf16).
+pub fn default_dtype(kind: BackendKind) -> burn::tensor::DType {
+    match kind {
+        BackendKind::Cuda => burn::tensor::DType::BF16,
+        _ => burn::tensor::DType::F32,
+    }
+}

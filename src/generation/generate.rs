@@ -1,0 +1,142 @@
+//! Batched generation with a KV cache: the prompts are left-padded and prefilled once, then one
+//! token per step is decoded for the rows still running. Rows that finish leave the batch (their
+//! cache rows are dropped), so finished sequences stop costing compute.
+
+use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::sampling::{SamplingParams, sample_token};
+use crate::model::qwen2::{Batch, causal_padding_mask, ids_tensor};
+use crate::model::{AttentionMask, Qwen2ForCausalLm};
+
+/// Why a sequence ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// It produced a stop id (kept as its last token).
+    Stop,
+    /// It reached the new-token limit.
+    Length,
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationConfig {
+    /// Token choice.
+    pub sampling: SamplingParams,
+    /// Most new tokens per sequence.
+    pub max_new_tokens: usize,
+    /// Ids that end a sequence (eos, `<|im_end|>`, `<|endoftext|>`, ...).
+    pub stop_ids: Vec<u32>,
+    /// Pad id used for left padding (never attended to).
+    pub pad_id: u32,
+}
+
+/// One generated sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// New token ids (a stop id, when hit, is the last one).
+    pub ids: Vec<u32>,
+    /// Log-probability of each new token under the sampling distribution (see [`sample_token`]).
+    pub logprobs: Vec<f32>,
+    /// Why it ended.
+    pub finish: FinishReason,
+}
+
+/// Reads the last-position logits `[rows, vocab]` to the host as f32 rows.
+fn last_logits<B: Backend>(model: &Qwen2ForCausalLm<B>, hidden: Tensor<B, 3>) -> Vec<Vec<f32>> {
+    let [b, s, h] = hidden.dims();
+    let last = hidden.slice([0..b, s - 1..s, 0..h]);
+    let logits = model.logits(last).cast(DType::F32);
+    let vocab = logits.dims()[2];
+    let flat: Vec<f32> = logits
+        .into_data()
+        .to_vec()
+        .expect("f32 logits");
+    flat.chunks(vocab).map(<[f32]>::to_vec).collect()
+}
+
+/// Generates one completion per prompt. `on_token` is called after every decoding step with the
+/// number of rows still running (for progress bars).
+pub fn generate<B: Backend, R: Rng + ?Sized>(
+    model: &Qwen2ForCausalLm<B>,
+    prompts: &[Vec<u32>],
+    config: &GenerationConfig,
+    rng: &mut R,
+    mut on_token: impl FnMut(usize),
+) -> Vec<Completion> {
+    let device = model.model.embed_tokens.weight.val().device();
+    let n = prompts.len();
+    let mut out: Vec<Completion> = (0..n)
+        .map(|_| Completion {
+            ids: Vec::new(),
+            logprobs: Vec::new(),
+            finish: FinishReason::Length,
+        })
+        .collect();
+    if n == 0 || config.max_new_tokens == 0 {
+        return out;
+    }
+    assert!(prompts.iter().all(|p| !p.is_empty()), "prompts must not be empty");
+    let prompt_len = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut cache = model.model.new_cache(n, prompt_len + config.max_new_tokens);
+
+    // Prefill: left padding, positions from each row's first real token.
+    let prefill = Batch::left_padded(prompts, config.pad_id, &device);
+    let mut next_pos: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    let mut key_valid: Vec<Vec<bool>> = prompts
+        .iter()
+        .map(|p| (0..prompt_len).map(|t| t >= prompt_len - p.len()).collect())
+        .collect();
+    let mut rows: Vec<usize> = (0..n).collect();
+    let mut logits = last_logits(model, model.model.forward(&prefill, Some(&mut cache)));
+
+    loop {
+        let mut still: Vec<usize> = Vec::with_capacity(rows.len());
+        let mut tokens: Vec<u32> = Vec::with_capacity(rows.len());
+        for (slot, &row) in rows.iter().enumerate() {
+            let s = sample_token(&logits[slot], &config.sampling, rng);
+            let c = &mut out[row];
+            c.ids.push(s.token);
+            c.logprobs.push(s.logprob);
+            if config.stop_ids.contains(&s.token) {
+                c.finish = FinishReason::Stop;
+            } else if c.ids.len() >= config.max_new_tokens {
+                c.finish = FinishReason::Length;
+            } else {
+                still.push(slot);
+                tokens.push(s.token);
+            }
+        }
+        on_token(still.len());
+        if still.is_empty() {
+            break;
+        }
+        if still.len() < rows.len() {
+            let keep: Vec<i64> = still.iter().map(|&s| s as i64).collect();
+            let keep_len = keep.len();
+            cache.retain_rows(Tensor::<B, 1, Int>::from_data(
+                TensorData::new(keep, [keep_len]),
+                &device,
+            ));
+            rows = still.iter().map(|&s| rows[s]).collect();
+            next_pos = still.iter().map(|&s| next_pos[s]).collect();
+            key_valid = still.iter().map(|&s| key_valid[s].clone()).collect();
+        }
+        let past = cache.len();
+        for valid in &mut key_valid {
+            valid.push(true);
+        }
+        let step = Batch {
+            ids: ids_tensor(&tokens.iter().map(|&t| vec![t]).collect::<Vec<_>>(), &device),
+            positions: next_pos.iter().map(|&p| vec![p]).collect(),
+            mask: AttentionMask::Explicit(causal_padding_mask(&key_valid, past, 1, &device)),
+        };
+        for p in &mut next_pos {
+            *p += 1;
+        }
+        logits = last_logits(model, model.model.forward(&step, Some(&mut cache)));
+    }
+    out
+}

@@ -1,0 +1,93 @@
+//! Grouped-query self-attention with biases on q/k/v and none on o.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{
+    Bool, Tensor,
+    backend::Backend,
+    module::attention,
+    ops::AttentionModuleOptions,
+};
+
+use super::kv_cache::KvCache;
+use super::rotary::RotaryTables;
+
+/// Which keys each query may see.
+#[derive(Clone, Debug)]
+pub enum AttentionMask<B: Backend> {
+    /// Plain causal masking; valid when no row has left padding (right padding is harmless:
+    /// real tokens never look ahead at it).
+    Causal,
+    /// An explicit mask `[batch, 1, queries, keys]`, `true` where attention is forbidden.
+    Explicit(Tensor<B, 4, Bool>),
+}
+
+/// The attention block of one decoder layer.
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// `self_attn.q_proj` (with bias).
+    pub q_proj: Linear<B>,
+    /// `self_attn.k_proj` (with bias).
+    pub k_proj: Linear<B>,
+    /// `self_attn.v_proj` (with bias).
+    pub v_proj: Linear<B>,
+    /// `self_attn.o_proj` (no bias).
+    pub o_proj: Linear<B>,
+    /// Query heads.
+    pub num_heads: usize,
+    /// Key/value heads.
+    pub num_kv_heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+impl<B: Backend> Attention<B> {
+    /// Attends `x: [batch, seq, hidden]`; with a cache, the new keys are appended first.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &RotaryTables<B>,
+        mask: &AttentionMask<B>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+    ) -> Tensor<B, 3> {
+        let [batch, seq, _] = x.dims();
+        let heads = |t: Tensor<B, 3>, n: usize| {
+            t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2)
+        };
+        let q = rotary.apply(heads(self.q_proj.forward(x.clone()), self.num_heads));
+        let k = rotary.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        let (k, v) = match cache {
+            Some((cache, layer)) => cache.append(layer, k, v),
+            None => (k, v),
+        };
+        let k = self.repeat_kv(k);
+        let v = self.repeat_kv(v);
+        let (mask, is_causal) = match mask {
+            AttentionMask::Causal => (None, true),
+            AttentionMask::Explicit(m) => (Some(m.clone()), false),
+        };
+        let options = AttentionModuleOptions {
+            scale: None,
+            softcap: None,
+            is_causal,
+        };
+        let out = attention(q, k, v, mask, None, options);
+        let out = out
+            .swap_dims(1, 2)
+            .reshape([batch, seq, self.num_heads * self.head_dim]);
+        self.o_proj.forward(out)
+    }
+
+    /// Repeats each key/value head for the query heads sharing it.
+    fn repeat_kv(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let groups = self.num_heads / self.num_kv_heads;
+        if groups == 1 {
+            return x;
+        }
+        let [b, h, s, d] = x.dims();
+        x.unsqueeze_dim::<5>(2)
+            .expand([b, h, groups, s, d])
+            .reshape([b, h * groups, s, d])
+    }
+}

@@ -1,0 +1,101 @@
+//! Per-layer key/value cache for incremental decoding.
+//!
+//! Buffers are allocated once at their final length (prompt + max new tokens) and written in
+//! place with `slice_assign`, so decoding does not re-allocate per step.
+
+use burn::tensor::{Int, Tensor, backend::Backend};
+
+/// Keys and values of one layer: `[batch, kv_heads, capacity, head_dim]`.
+#[derive(Clone, Debug)]
+pub struct LayerCache<B: Backend> {
+    keys: Tensor<B, 4>,
+    values: Tensor<B, 4>,
+}
+
+/// The cache of every layer plus the number of positions filled.
+#[derive(Clone, Debug)]
+pub struct KvCache<B: Backend> {
+    layers: Vec<LayerCache<B>>,
+    len: usize,
+    capacity: usize,
+}
+
+impl<B: Backend> KvCache<B> {
+    /// An empty cache for `layers` layers holding up to `capacity` positions.
+    pub fn new(
+        layers: usize,
+        batch: usize,
+        kv_heads: usize,
+        capacity: usize,
+        head_dim: usize,
+        dtype: burn::tensor::DType,
+        device: &B::Device,
+    ) -> Self {
+        let shape = [batch, kv_heads, capacity, head_dim];
+        let zeros = || Tensor::<B, 4>::zeros(shape, (device, dtype));
+        Self {
+            layers: (0..layers)
+                .map(|_| LayerCache {
+                    keys: zeros(),
+                    values: zeros(),
+                })
+                .collect(),
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Positions filled so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Most positions the cache can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Writes `[batch, kv_heads, new, head_dim]` keys/values of `layer` after the filled part and
+    /// returns everything cached for it, new entries included.
+    pub fn append(
+        &mut self,
+        layer: usize,
+        keys: Tensor<B, 4>,
+        values: Tensor<B, 4>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let [b, h, new, d] = keys.dims();
+        let end = self.len + new;
+        assert!(
+            end <= self.capacity,
+            "KV cache overflow: {end} positions > capacity {}",
+            self.capacity
+        );
+        let entry = &mut self.layers[layer];
+        let range = [0..b, 0..h, self.len..end, 0..d];
+        entry.keys = entry.keys.clone().slice_assign(range.clone(), keys);
+        entry.values = entry.values.clone().slice_assign(range, values);
+        let filled = [0..b, 0..h, 0..end, 0..d];
+        (
+            entry.keys.clone().slice(filled.clone()),
+            entry.values.clone().slice(filled),
+        )
+    }
+
+    /// Marks `new` more positions as filled; called once per forward, after every layer appended.
+    pub fn advance(&mut self, new: usize) {
+        self.len += new;
+    }
+
+    /// Keeps only the batch rows in `rows` (finished sequences leave the batch).
+    pub fn retain_rows(&mut self, rows: Tensor<B, 1, Int>) {
+        for entry in &mut self.layers {
+            entry.keys = entry.keys.clone().select(0, rows.clone());
+            entry.values = entry.values.clone().select(0, rows.clone());
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The Qwen2 backbone (embeddings → decoder layers → final norm) and the causal LM on top.
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, Linear, LinearConfig};
+use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
+
+use super::attention::{Attention, AttentionMask};
+use super::config::Qwen2Config;
+use super::decoder_layer::DecoderLayer;
+use super::kv_cache::KvCache;
+use super::mlp::Mlp;
+use super::rms_norm::RmsNorm;
+use super::rotary::RotaryTables;
+
+/// A batch of token ids with the position of each token and the keys each may attend to.
+#[derive(Clone, Debug)]
+pub struct Batch<B: Backend> {
+    /// Token ids `[batch, seq]`.
+    pub ids: Tensor<B, 2, Int>,
+    /// Rotary position of each token (`positions[b][t]`).
+    pub positions: Vec<Vec<usize>>,
+    /// Attention masking for this forward.
+    pub mask: AttentionMask<B>,
+}
+
+impl<B: Backend> Batch<B> {
+    /// Unpadded rows of equal length starting at position 0 (causal masking only).
+    pub fn dense(rows: &[Vec<u32>], device: &B::Device) -> Self {
+        let seq = rows.first().map_or(0, Vec::len);
+        assert!(rows.iter().all(|r| r.len() == seq), "rows must have equal lengths");
+        Self {
+            ids: ids_tensor(rows, device),
+            positions: vec![(0..seq).collect(); rows.len()],
+            mask: AttentionMask::Causal,
+        }
+    }
+
+    /// Right-padded rows: real tokens first, `pad` after. Positions count from 0 in every row and
+    /// plain causal masking is exact for the real tokens (they never see the padding after them).
+    pub fn right_padded(rows: &[Vec<u32>], pad: u32, device: &B::Device) -> Self {
+        let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let padded: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.resize(seq, pad);
+                r
+            })
+            .collect();
+        Self {
+            ids: ids_tensor(&padded, device),
+            positions: vec![(0..seq).collect(); rows.len()],
+            mask: AttentionMask::Causal,
+        }
+    }
+
+    /// Left-padded rows with an explicit mask: each row's first real token gets position 0 and
+    /// no query attends to padding.
+    pub fn left_padded(rows: &[Vec<u32>], pad: u32, device: &B::Device) -> Self {
+        let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut padded = Vec::with_capacity(rows.len());
+        let mut positions = Vec::with_capacity(rows.len());
+        let mut valid = Vec::with_capacity(rows.len());
+        for r in rows {
+            let offset = seq - r.len();
+            let mut ids = vec![pad; offset];
+            ids.extend_from_slice(r);
+            padded.push(ids);
+            positions.push((0..seq).map(|t| t.saturating_sub(offset)).collect());
+            valid.push((0..seq).map(|t| t >= offset).collect::<Vec<bool>>());
+        }
+        Self {
+            ids: ids_tensor(&padded, device),
+            positions,
+            mask: AttentionMask::Explicit(causal_padding_mask(&valid, 0, seq, device)),
+        }
+    }
+}
+
+/// Uploads equal-length rows of ids as `[batch, seq]`.
+pub fn ids_tensor<B: Backend>(rows: &[Vec<u32>], device: &B::Device) -> Tensor<B, 2, Int> {
+    let seq = rows.first().map_or(0, Vec::len);
+    let flat: Vec<i64> = rows.iter().flatten().map(|&t| t as i64).collect();
+    Tensor::from_data(TensorData::new(flat, [rows.len(), seq]), device)
+}
+
+/// The mask `[batch, 1, queries, keys]` (`true` = forbidden) for `queries` new tokens placed
+/// after `past` cached positions, where `key_valid[b][j]` tells whether key `j` is a real token.
+pub fn causal_padding_mask<B: Backend>(
+    key_valid: &[Vec<bool>],
+    past: usize,
+    queries: usize,
+    device: &B::Device,
+) -> Tensor<B, 4, Bool> {
+    let keys = past + queries;
+    let mut flat = Vec::with_capacity(key_valid.len() * queries * keys);
+    for valid in key_valid {
+        assert_eq!(valid.len(), keys, "key mask must cover cached and new positions");
+        for i in 0..queries {
+            for (j, &ok) in valid.iter().enumerate() {
+                flat.push(!(ok && j <= past + i));
+            }
+        }
+    }
+    Tensor::from_data(
+        TensorData::new(flat, [key_valid.len(), 1, queries, keys]),
+        device,
+    )
+}
+
+/// The Qwen2 backbone; its hidden states feed the LM head or a reward head.
+#[derive(Module, Debug)]
+pub struct Qwen2Model<B: Backend> {
+    /// `model.embed_tokens`.
+    pub embed_tokens: Embedding<B>,
+    /// `model.layers.*`.
+    pub layers: Vec<DecoderLayer<B>>,
+    /// `model.norm`.
+    pub norm: RmsNorm<B>,
+    /// Rotary base.
+    pub rope_theta: f64,
+    /// Width of one attention head.
+    pub head_dim: usize,
+}
+
+impl<B: Backend> Qwen2Model<B> {
+    /// A randomly initialised backbone (weights are normally loaded over it).
+    pub fn init(config: &Qwen2Config, device: &B::Device) -> Self {
+        let h = config.hidden_size;
+        let hd = config.head_dim();
+        let (nh, nkv) = (config.num_attention_heads, config.num_key_value_heads);
+        let linear = |i, o, bias| LinearConfig::new(i, o).with_bias(bias).init(device);
+        let layers = (0..config.num_hidden_layers)
+            .map(|_| DecoderLayer {
+                input_layernorm: RmsNorm::new(h, config.rms_norm_eps, device),
+                self_attn: Attention {
+                    q_proj: linear(h, nh * hd, true),
+                    k_proj: linear(h, nkv * hd, true),
+                    v_proj: linear(h, nkv * hd, true),
+                    o_proj: linear(nh * hd, h, false),
+                    num_heads: nh,
+                    num_kv_heads: nkv,
+                    head_dim: hd,
+                },
+                post_attention_layernorm: RmsNorm::new(h, config.rms_norm_eps, device),
+                mlp: Mlp {
+                    gate_proj: linear(h, config.intermediate_size, false),
+                    up_proj: linear(h, config.intermediate_size, false),
+                    down_proj: linear(config.intermediate_size, h, false),
+                },
+            })
+            .collect();
+        let embed = Tensor::<B, 2>::random(
+            [config.vocab_size, h],
+            burn::tensor::Distribution::Normal(0.0, 0.02),
+            device,
+        );
+        Self {
+            embed_tokens: Embedding {
+                weight: Param::from_tensor(embed),
+            },
+            layers,
+            norm: RmsNorm::new(h, config.rms_norm_eps, device),
+            rope_theta: config.rope_theta(),
+            head_dim: hd,
+        }
+    }
+
+    /// Dtype of the activations (that of the embedding matrix).
+    pub fn dtype(&self) -> DType {
+        self.embed_tokens.weight.val().dtype()
+    }
+
+    /// Final-norm hidden states `[batch, seq, hidden]`.
+    pub fn forward(&self, batch: &Batch<B>, mut cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+        let device = batch.ids.device();
+        let seq = batch.ids.dims()[1];
+        let rotary = RotaryTables::new(
+            &batch.positions,
+            self.head_dim,
+            self.rope_theta,
+            self.dtype(),
+            &device,
+        );
+        let mut x = self.embed_tokens.forward(batch.ids.clone());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+            x = layer.forward(x, &rotary, &batch.mask, layer_cache);
+        }
+        if let Some(cache) = cache {
+            cache.advance(seq);
+        }
+        self.norm.forward(x)
+    }
+
+    /// A cache sized for this model.
+    pub fn new_cache(&self, batch: usize, capacity: usize) -> KvCache<B> {
+        let attn = &self.layers[0].self_attn;
+        KvCache::new(
+            self.layers.len(),
+            batch,
+            attn.num_kv_heads,
+            capacity,
+            attn.head_dim,
+            self.dtype(),
+            &self.embed_tokens.weight.val().device(),
+        )
+    }
+}
+
+/// Qwen2 with its language-model head.
+#[derive(Module, Debug)]
+pub struct Qwen2ForCausalLm<B: Backend> {
+    /// The backbone (`model.*`).
+    pub model: Qwen2Model<B>,
+    /// `lm_head`; `None` when tied to the embedding matrix (logits = `h · embedᵀ`).
+    pub lm_head: Option<Linear<B>>,
+}
+
+impl<B: Backend> Qwen2ForCausalLm<B> {
+    /// A randomly initialised model of the given shape.
+    pub fn init(config: &Qwen2Config, device: &B::Device) -> Self {
+        let lm_head = (!config.tie_word_embeddings).then(|| {
+            LinearConfig::new(config.hidden_size, config.vocab_size)
+                .with_bias(false)
+                .init(device)
+        });
+        Self {
+            model: Qwen2Model::init(config, device),
+            lm_head,
+        }
+    }
+
+    /// Vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.model.embed_tokens.weight.dims()[0]
+    }
+
+    /// Logits `[batch, seq, vocab]` from hidden states `[batch, seq, hidden]`.
+    pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden),
+            None => {
+                let [b, s, h] = hidden.dims();
+                let embed = self.model.embed_tokens.weight.val();
+                let v = embed.dims()[0];
+                hidden
+                    .reshape([b * s, h])
+                    .matmul(embed.transpose())
+                    .reshape([b, s, v])
+            }
+        }
+    }
+
+    /// The `[hidden, vocab]` matrix that maps hidden states to logits.
+    pub fn output_matrix(&self) -> Tensor<B, 2> {
+        match &self.lm_head {
+            Some(head) => head.weight.val(),
+            None => self.model.embed_tokens.weight.val().transpose(),
+        }
+    }
+
+    /// Logits of every position.
+    pub fn forward(&self, batch: &Batch<B>, cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+        self.logits(self.model.forward(batch, cache))
+    }
+}

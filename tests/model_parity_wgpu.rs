@@ -1,0 +1,27 @@
+//! The logits-parity checks on the wgpu backend. In CI this runs on Mesa's software Vulkan
+//! driver with the CPU adapter (`PROF_DEVICE=cpu` is the default here), proving the GPU code path
+//! without a GPU. Built only with `--features wgpu`.
+
+#![cfg(feature = "wgpu")]
+
+mod common;
+
+use burn::backend::Wgpu;
+use burn::backend::wgpu::WgpuDevice;
+use burn::tensor::DType;
+use common::parity::*;
+
+fn dev() -> WgpuDevice {
+    match std::env::var("PROF_WGPU_DEVICE").as_deref() {
+        Ok("default") => WgpuDevice::DefaultDevice,
+        _ => WgpuDevice::Cpu,
+    }
+}
+
+#[test]
+fn wgpu_logits_match_transformers() {
+    check_logits::<Wgpu>("tiny-tied", "tiny-tied/logits.json", DType::F32, 1e-4, &dev());
+    check_logits::<Wgpu>("tiny-untied", "tiny-untied/logits.json", DType::F32, 1e-4, &dev());
+    check_padded::<Wgpu>("tiny-untied", "tiny-untied/padded.json", &dev());
+    check_greedy::<Wgpu>("tiny-tied", "tiny-tied/greedy.json", &dev());
+}
