@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""PyTorch/transformers reference throughput for a Qwen2 checkpoint on CPU, in f32.
+
+Measure (prints one JSON line):
+
+    python benches/torch_reference.py --model DIR --batch 16 --prompt-len 64 --new-tokens 32 --threads 2 \
+        [--mode prefill|decode|logprob] [--repeats 3]
+
+  prefill  one forward over a [batch, prompt-len] batch of random ids that fills a KV cache and keeps
+           the logits of the last position only (as `generate` does)
+  decode   greedy `generate` with a KV cache and min_new_tokens = max_new_tokens = new-tokens, so no
+           sequence stops early; the time from the first to the last new token over the
+           (new-tokens - 1) cached single-token steps (the first token comes from the prefill)
+  logprob  the policy log-prob pass of RL training on a [batch, prompt-len + new-tokens] batch: full
+           forward keeping the logits of the last new-tokens + 1 positions, log_softmax, gather of the
+           next tokens (as TRL's GRPO trainer does), without gradients
+Without --mode all three are measured. Each figure is the median of --repeats timed runs after one
+untimed warm-up run.
+
+Make a random bench model (not committed; written on demand):
+
+    python benches/torch_reference.py --make-model DIR --shape 47m
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, Qwen2Config, Qwen2ForCausalLM
+
+SHAPES = {
+    # ~47M parameters, most of them in the (tied) 151936-token embedding of the Qwen2.5 vocabulary.
+    "47m": dict(
+        vocab_size=151936,
+        hidden_size=256,
+        intermediate_size=1024,
+        num_hidden_layers=8,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        bos_token_id=151643,
+        eos_token_id=151643,
+    ),
+}
+
+
+def make_model(out: Path, shape: str, seed: int) -> None:
+    torch.manual_seed(seed)
+    config = Qwen2Config(**SHAPES[shape])
+    model = Qwen2ForCausalLM(config).eval()
+    model.generation_config = GenerationConfig(
+        bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643
+    )
+    model.save_pretrained(out, safe_serialization=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"made": str(out), "shape": shape, "parameters": params}))
+
+
+class StepClock(LogitsProcessor):
+    """Records the time at which each new token's logits are ready (called once per decoding step)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def __call__(self, input_ids, scores):
+        self.times.append(time.perf_counter())
+        return scores
+
+
+def random_ids(vocab: int, batch: int, length: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab, (batch, length), generator=g)
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_prefill(model, ids, repeats: int) -> dict:
+    def run():
+        with torch.no_grad():
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, logits_to_keep=1)
+
+    t = median_time(run, repeats)
+    return {"prefill_s": t, "prefill_tokens_per_s": ids.numel() / t}
+
+
+def bench_decode(model, ids, new_tokens: int, repeats: int) -> dict:
+    if new_tokens < 2:
+        raise SystemExit("--new-tokens must be at least 2 to time decoding")
+    gen = GenerationConfig(
+        do_sample=False,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        use_cache=True,
+        pad_token_id=model.config.eos_token_id if model.config.eos_token_id is not None else 0,
+    )
+
+    def run():
+        clock = StepClock()
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                generation_config=gen,
+                logits_processor=LogitsProcessorList([clock]),
+            )
+            t1 = time.perf_counter()
+        assert out.shape[1] == ids.shape[1] + new_tokens, out.shape
+        assert len(clock.times) == new_tokens, len(clock.times)
+        return clock.times[-1] - clock.times[0], t1 - t0
+
+    run()  # warm-up
+    runs = [run() for _ in range(repeats)]
+    decode_s = statistics.median(r[0] for r in runs)
+    total_s = statistics.median(r[1] for r in runs)
+    batch = ids.shape[0]
+    return {
+        "decode_s": decode_s,
+        "decode_tokens_per_s": batch * (new_tokens - 1) / decode_s,
+        "generate_s": total_s,
+        "generate_new_tokens_per_s": batch * new_tokens / total_s,
+    }
+
+
+def bench_logprob(model, ids, new_tokens: int, repeats: int) -> dict:
+    mask = torch.ones_like(ids)
+    keep = new_tokens
+
+    def run():
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep + 1).logits
+            logits = logits[:, :-1, :]
+            targets = ids[:, -keep:]
+            logps = torch.log_softmax(logits.float(), dim=-1)
+            torch.gather(logps, -1, targets.unsqueeze(-1)).squeeze(-1)
+
+    t = median_time(run, repeats)
+    return {"logprob_s": t, "logprob_tokens_per_s": ids.numel() / t, "logprob_seq_len": ids.shape[1]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, help="checkpoint directory written by save_pretrained")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--prompt-len", type=int, default=64)
+    ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--mode", choices=["prefill", "decode", "logprob"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--make-model", type=Path, metavar="DIR", help="write a random bench model and exit")
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="47m")
+    args = ap.parse_args()
+
+    if args.make_model is not None:
+        make_model(args.make_model, args.shape, args.seed)
+        return
+    if args.model is None:
+        ap.error("--model DIR or --make-model DIR is required")
+
+    torch.set_num_threads(args.threads)
+    model = Qwen2ForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    vocab = model.config.vocab_size
+    prompt = random_ids(vocab, args.batch, args.prompt_len, args.seed)
+    full = random_ids(vocab, args.batch, args.prompt_len + args.new_tokens, args.seed + 1)
+
+    result = {
+        "engine": "torch",
+        "model": str(args.model),
+        "batch": args.batch,
+        "prompt_len": args.prompt_len,
+        "new_tokens": args.new_tokens,
+        "threads": args.threads,
+        "dtype": "float32",
+        "attn_implementation": model.config._attn_implementation,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+    modes = [args.mode] if args.mode else ["prefill", "decode", "logprob"]
+    if "prefill" in modes:
+        result.update(bench_prefill(model, prompt, args.repeats))
+    if "decode" in modes:
+        result.update(bench_decode(model, prompt, args.new_tokens, args.repeats))
+    if "logprob" in modes:
+        result.update(bench_logprob(model, full, args.new_tokens, args.repeats))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
