@@ -29,8 +29,9 @@ fn bf16_checkpoint_matches_within_bf16_tolerance() {
     check_logits::<Flex>("tiny-tied-bf16", "tiny-tied-bf16/logits_f32.json", DType::F32, 1e-4, &dev());
     // Computed in bf16 on both sides: bf16 rounding differs between kernels, so a loose bound.
     check_logits::<Flex>("tiny-tied-bf16", "tiny-tied-bf16/logits_bf16.json", DType::BF16, 0.25, &dev());
-    // Against the f32 original: bf16 weights move logits by about 1%.
-    check_logits::<Flex>("tiny-tied-bf16", "tiny-tied/logits.json", DType::F32, 0.1, &dev());
+    // Against the f32 original: bf16 rounding of the weights moves logits (range about ±16) by up
+    // to about 1%; transformers' own bf16 and f32 runs differ by up to 0.26 on these inputs.
+    check_logits::<Flex>("tiny-tied-bf16", "tiny-tied/logits.json", DType::F32, 0.25, &dev());
 }
 
 #[test]

@@ -12,11 +12,11 @@ use super::decoder_layer::DecoderLayer;
 use super::mlp::Mlp;
 use super::qwen2::{Qwen2ForCausalLm, Qwen2Model};
 use super::rms_norm::RmsNorm;
-use super::weights::WeightStore;
+use super::weights::{TensorSource, WeightStore};
 
 /// Loads a linear layer stored as HF `[out, in]` (`{prefix}.weight`, optional `{prefix}.bias`).
 pub fn load_linear<B: Backend>(
-    store: &WeightStore,
+    store: &impl TensorSource,
     prefix: &str,
     d_in: usize,
     d_out: usize,
@@ -43,7 +43,7 @@ pub fn load_linear<B: Backend>(
 }
 
 fn load_norm<B: Backend>(
-    store: &WeightStore,
+    store: &impl TensorSource,
     name: &str,
     size: usize,
     eps: f64,
@@ -59,7 +59,7 @@ fn load_norm<B: Backend>(
 /// Loads the backbone from tensors named `{prefix}embed_tokens.weight`, `{prefix}layers.N.…`,
 /// `{prefix}norm.weight` (prefix `model.` in Hugging Face checkpoints).
 pub fn load_backbone<B: Backend>(
-    store: &WeightStore,
+    store: &impl TensorSource,
     config: &Qwen2Config,
     prefix: &str,
     dtype: DType,
@@ -136,6 +136,22 @@ pub fn load_causal_lm<B: Backend>(
             load_linear(&store, "lm_head", config.hidden_size, config.vocab_size, false, dtype, device)
                 .with_context(|| format!("loading the model in {}", dir.display()))?,
         )
+    };
+    Ok(Qwen2ForCausalLm { model, lm_head })
+}
+
+/// A causal LM with seeded random weights (see [`RandomInit`](super::init::RandomInit)).
+pub fn random_causal_lm<B: Backend>(
+    config: &Qwen2Config,
+    init: &super::init::RandomInit,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Qwen2ForCausalLm<B>> {
+    let model = load_backbone(init, config, "model.", dtype, device)?;
+    let lm_head = if config.tie_word_embeddings {
+        None
+    } else {
+        Some(load_linear(init, "lm_head", config.hidden_size, config.vocab_size, false, dtype, device)?)
     };
     Ok(Qwen2ForCausalLm { model, lm_head })
 }

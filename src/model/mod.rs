@@ -8,6 +8,7 @@ pub mod decoder_layer;
 pub mod dtype;
 pub mod export;
 pub mod hub;
+pub mod init;
 pub mod kv_cache;
 pub mod loader;
 pub mod mlp;

@@ -1,14 +1,12 @@
 //! The Qwen2 backbone (embeddings → decoder layers → final norm) and the causal LM on top.
 
-use burn::module::{Module, Param};
-use burn::nn::{Embedding, Linear, LinearConfig};
+use burn::module::Module;
+use burn::nn::{Embedding, Linear};
 use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
 
-use super::attention::{Attention, AttentionMask};
-use super::config::Qwen2Config;
+use super::attention::AttentionMask;
 use super::decoder_layer::DecoderLayer;
 use super::kv_cache::KvCache;
-use super::mlp::Mlp;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryTables;
 
@@ -124,48 +122,6 @@ pub struct Qwen2Model<B: Backend> {
 }
 
 impl<B: Backend> Qwen2Model<B> {
-    /// A randomly initialised backbone (weights are normally loaded over it).
-    pub fn init(config: &Qwen2Config, device: &B::Device) -> Self {
-        let h = config.hidden_size;
-        let hd = config.head_dim();
-        let (nh, nkv) = (config.num_attention_heads, config.num_key_value_heads);
-        let linear = |i, o, bias| LinearConfig::new(i, o).with_bias(bias).init(device);
-        let layers = (0..config.num_hidden_layers)
-            .map(|_| DecoderLayer {
-                input_layernorm: RmsNorm::new(h, config.rms_norm_eps, device),
-                self_attn: Attention {
-                    q_proj: linear(h, nh * hd, true),
-                    k_proj: linear(h, nkv * hd, true),
-                    v_proj: linear(h, nkv * hd, true),
-                    o_proj: linear(nh * hd, h, false),
-                    num_heads: nh,
-                    num_kv_heads: nkv,
-                    head_dim: hd,
-                },
-                post_attention_layernorm: RmsNorm::new(h, config.rms_norm_eps, device),
-                mlp: Mlp {
-                    gate_proj: linear(h, config.intermediate_size, false),
-                    up_proj: linear(h, config.intermediate_size, false),
-                    down_proj: linear(config.intermediate_size, h, false),
-                },
-            })
-            .collect();
-        let embed = Tensor::<B, 2>::random(
-            [config.vocab_size, h],
-            burn::tensor::Distribution::Normal(0.0, 0.02),
-            device,
-        );
-        Self {
-            embed_tokens: Embedding {
-                weight: Param::from_tensor(embed),
-            },
-            layers,
-            norm: RmsNorm::new(h, config.rms_norm_eps, device),
-            rope_theta: config.rope_theta(),
-            head_dim: hd,
-        }
-    }
-
     /// Dtype of the activations (that of the embedding matrix).
     pub fn dtype(&self) -> DType {
         self.embed_tokens.weight.val().dtype()
@@ -218,19 +174,6 @@ pub struct Qwen2ForCausalLm<B: Backend> {
 }
 
 impl<B: Backend> Qwen2ForCausalLm<B> {
-    /// A randomly initialised model of the given shape.
-    pub fn init(config: &Qwen2Config, device: &B::Device) -> Self {
-        let lm_head = (!config.tie_word_embeddings).then(|| {
-            LinearConfig::new(config.hidden_size, config.vocab_size)
-                .with_bias(false)
-                .init(device)
-        });
-        Self {
-            model: Qwen2Model::init(config, device),
-            lm_head,
-        }
-    }
-
     /// Vocabulary size.
     pub fn vocab_size(&self) -> usize {
         self.model.embed_tokens.weight.dims()[0]

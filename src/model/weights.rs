@@ -20,6 +20,34 @@ pub const SINGLE_FILE: &str = "model.safetensors";
 /// Name of the shard index.
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 
+/// Anything that hands out named tensors in checkpoint layout: a checkpoint on disk, or a
+/// seeded random initialiser.
+pub trait TensorSource {
+    /// Tensor `name` with Burn shape `shape` (a stored `[out, in]` matrix is transposed to
+    /// `[in, out]` when `transpose`), in `dtype` on `device`.
+    fn load<B: Backend, const D: usize>(
+        &self,
+        name: &str,
+        shape: [usize; D],
+        transpose: bool,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Tensor<B, D>>;
+}
+
+impl TensorSource for WeightStore {
+    fn load<B: Backend, const D: usize>(
+        &self,
+        name: &str,
+        shape: [usize; D],
+        transpose: bool,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Tensor<B, D>> {
+        self.load_tensor(name, shape, transpose, dtype, device)
+    }
+}
+
 impl WeightStore {
     /// Opens the checkpoint in `dir` (single file or sharded).
     pub fn open(dir: &Path) -> Result<Self> {
@@ -98,7 +126,7 @@ impl WeightStore {
 
     /// Loads tensor `name`, checking it has `shape` as stored, converted to `dtype`.
     /// With `transpose`, a stored `[out, in]` matrix becomes Burn's `[in, out]`.
-    pub fn load<B: Backend, const D: usize>(
+    pub fn load_tensor<B: Backend, const D: usize>(
         &self,
         name: &str,
         shape: [usize; D],

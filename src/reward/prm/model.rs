@@ -3,12 +3,13 @@
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, activation, backend::Backend};
 use std::path::Path;
 
 use crate::model::loader::{load_backbone, load_linear};
-use crate::model::weights::WeightStore;
+use crate::model::init::RandomInit;
+use crate::model::weights::{TensorSource, WeightStore};
 use crate::model::{Batch, Qwen2Config, Qwen2Model};
 
 /// Qwen2 backbone + two-layer classification head; `softmax(logits)[..., 1]` is the probability
@@ -24,29 +25,30 @@ pub struct ProcessRewardModel<B: Backend> {
 }
 
 impl<B: Backend> ProcessRewardModel<B> {
-    /// A randomly initialised PRM of the given backbone shape (for toy runs and tests).
-    pub fn init(config: &Qwen2Config, device: &B::Device) -> Self {
-        let h = config.hidden_size;
-        Self {
-            model: Qwen2Model::init(config, device),
-            score_in: LinearConfig::new(h, h).init(device),
-            score_out: LinearConfig::new(h, 2).init(device),
-        }
-    }
-
     /// Loads `model.*`, `score.0.*`, `score.2.*` from a checkpoint directory (an `lm_head` in the
     /// checkpoint is ignored).
     pub fn load(dir: &Path, config: &Qwen2Config, dtype: DType, device: &B::Device) -> Result<Self> {
         let store = WeightStore::open(dir)?;
+        Self::from_source(&store, config, dtype, device)
+            .with_context(|| format!("loading the process reward model in {}", dir.display()))
+    }
+
+    /// A PRM with seeded random weights (toy runs and tests).
+    pub fn random(config: &Qwen2Config, init: &RandomInit, dtype: DType, device: &B::Device) -> Result<Self> {
+        Self::from_source(init, config, dtype, device)
+    }
+
+    fn from_source(
+        source: &impl TensorSource,
+        config: &Qwen2Config,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self> {
         let h = config.hidden_size;
-        let ctx = || format!("loading the process reward model in {}", dir.display());
-        let model = load_backbone(&store, config, "model.", dtype, device).with_context(ctx)?;
-        let score_in = load_linear(&store, "score.0", h, h, true, dtype, device).with_context(ctx)?;
-        let score_out = load_linear(&store, "score.2", h, 2, true, dtype, device).with_context(ctx)?;
         Ok(Self {
-            model,
-            score_in,
-            score_out,
+            model: load_backbone(source, config, "model.", dtype, device)?,
+            score_in: load_linear(source, "score.0", h, h, true, dtype, device)?,
+            score_out: load_linear(source, "score.2", h, 2, true, dtype, device)?,
         })
     }
 

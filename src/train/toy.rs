@@ -1,0 +1,173 @@
+//! The built-in smoke run's pieces: a tiny policy warmed up by a short supervised phase on the
+//! toy arithmetic task, and a tiny PRM trained on the toy's step correctness (correct solutions,
+//! slips that lead to a wrong answer, and compensated slips that reach the right answer through a
+//! wrong step), so PROF's filter has a real process signal to work with.
+
+use anyhow::Result;
+use burn::module::AutodiffModule;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::{DType, Int, Tensor, TensorData, backend::AutodiffBackend};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::TrainConfig;
+use crate::data::toy::{Corruption, ToyConfig, corrupt_solution, generate_toy_set, toy_problems};
+use crate::data::{Problem, PromptTemplate};
+use crate::generation::{ResponseBatch, response_logprobs};
+use crate::model::Batch;
+use crate::model::init::RandomInit;
+use crate::model::{Qwen2Config, Qwen2ForCausalLm};
+use crate::reward::prm::ProcessRewardModel;
+use crate::reward::prm::format::format_prm_input;
+use crate::tokenizer::Tokenizer;
+
+/// `policy.model` value selecting the built-in tiny policy.
+pub const BUILTIN_POLICY: &str = "builtin:tiny";
+/// `prm.model` value selecting the built-in toy PRM (trained at start-up on toy step labels).
+pub const BUILTIN_PRM: &str = "builtin:toy";
+/// `data.train_files` / `data.val_files` entry selecting the generated toy arithmetic problems.
+pub const TOY_DATASET: &str = "toy_arithmetic";
+/// Number of generated toy problems.
+pub const TOY_PROBLEMS: usize = 512;
+/// Optimizer steps of the toy PRM's training.
+pub const TOY_PRM_STEPS: usize = 150;
+/// Sequences per toy PRM step.
+pub const TOY_PRM_BATCH: usize = 32;
+
+/// The toy problems of a seed.
+pub fn toy_prompts(seed: u64) -> Vec<Problem> {
+    toy_problems(TOY_PROBLEMS, seed, &ToyConfig::default())
+}
+
+fn template(config: &TrainConfig) -> PromptTemplate {
+    PromptTemplate {
+        system: config.data.system_prompt.clone(),
+        suffix: config.data.user_suffix.clone(),
+        use_chat_template: config.data.chat_template,
+    }
+}
+
+/// Supervised warm-up on reference solutions: `warmup_sft.steps` AdamW steps of mean token
+/// cross-entropy on `solution + <|im_end|>` given the prompt.
+pub fn warmup_sft<B: AutodiffBackend>(
+    mut policy: Qwen2ForCausalLm<B>,
+    tokenizer: &Tokenizer,
+    problems: &[Problem],
+    config: &TrainConfig,
+    device: &B::Device,
+) -> Result<Qwen2ForCausalLm<B>> {
+    let examples: Vec<(Vec<u32>, Vec<u32>)> = problems
+        .iter()
+        .filter_map(|p| p.solution.as_ref().map(|s| (p, s)))
+        .map(|(p, s)| -> Result<_> {
+            let prompt = template(config).encode(p, tokenizer)?;
+            let mut response = tokenizer.encode(s)?;
+            response.extend(tokenizer.eos_token_id());
+            Ok((prompt, response))
+        })
+        .collect::<Result<_>>()?;
+    if examples.is_empty() {
+        anyhow::bail!("warmup_sft.steps > 0 but no training problem has a reference solution");
+    }
+    let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init::<B, Qwen2ForCausalLm<B>>();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed ^ 0x736674);
+    let batch = config.warmup_sft.batch_size.max(1);
+    for _ in 0..config.warmup_sft.steps {
+        let picked: Vec<&(Vec<u32>, Vec<u32>)> =
+            (0..batch).map(|_| &examples[rng.random_range(0..examples.len())]).collect();
+        let prompts: Vec<&[u32]> = picked.iter().map(|e| e.0.as_slice()).collect();
+        let responses: Vec<&[u32]> = picked.iter().map(|e| e.1.as_slice()).collect();
+        let layout = ResponseBatch::new(&prompts, &responses);
+        let mask = layout.response_mask::<B>(device);
+        let (logp, _) = response_logprobs(&policy, &layout, 1.0, 0, false);
+        let loss = -(logp * mask.clone()).sum() / mask.sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &policy);
+        policy = optimizer.step(config.warmup_sft.lr, policy, grads);
+    }
+    Ok(policy)
+}
+
+/// A labelled PRM training example: input ids, separator positions and their labels.
+struct PrmExample {
+    ids: Vec<u32>,
+    positions: Vec<usize>,
+    labels: Vec<bool>,
+}
+
+fn prm_examples(tokenizer: &Tokenizer, seed: u64) -> Result<Vec<PrmExample>> {
+    let step_id = tokenizer.require_token_id(crate::reward::prm::format::STEP_TOKEN)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x70726d);
+    let mut out = Vec::new();
+    for item in generate_toy_set(TOY_PROBLEMS, seed ^ 0x70726d, &ToyConfig::default()) {
+        let mut solutions = vec![item.solution.clone()];
+        for kind in [Corruption::Slip, Corruption::CompensatedSlip] {
+            if let Some(s) = corrupt_solution(&item.expression, kind, &mut rng) {
+                solutions.push(s);
+            }
+        }
+        for s in solutions {
+            let text = format_prm_input(tokenizer, &item.problem.problem, &s.steps)?;
+            let ids = tokenizer.encode(&text)?;
+            let positions: Vec<usize> = ids
+                .iter()
+                .enumerate()
+                .filter(|&(_, &t)| t == step_id)
+                .map(|(i, _)| i)
+                .collect();
+            if positions.len() == s.step_labels.len() {
+                out.push(PrmExample {
+                    ids,
+                    positions,
+                    labels: s.step_labels.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Trains the toy PRM (same tiny shape as the policy) on step-correctness labels.
+pub fn train_toy_prm<B: AutodiffBackend>(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+    device: &B::Device,
+) -> Result<ProcessRewardModel<B>> {
+    let shape: Qwen2Config = super::setup::policy_config(config, tokenizer)?;
+    let seed = config.run.seed ^ 0x7072;
+    let mut prm = ProcessRewardModel::<B>::random(&shape, &RandomInit { seed, std: 0.02 }, DType::F32, device)?;
+    let examples = prm_examples(tokenizer, config.run.seed)?;
+    let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init::<B, ProcessRewardModel<B>>();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pad = tokenizer.pad_token_id().unwrap_or(0);
+    for _ in 0..TOY_PRM_STEPS {
+        let picked: Vec<&PrmExample> =
+            (0..TOY_PRM_BATCH).map(|_| &examples[rng.random_range(0..examples.len())]).collect();
+        let rows: Vec<Vec<u32>> = picked.iter().map(|e| e.ids.clone()).collect();
+        let batch = Batch::<B>::right_padded(&rows, pad, device);
+        let seq = batch.ids.dims()[1];
+        let logits = prm.forward(&batch);
+        let log_probs = burn::tensor::activation::log_softmax(logits, 2);
+        // Flat index (row * seq + position) of every labelled separator, and its class.
+        let mut index = Vec::new();
+        let mut class = Vec::new();
+        for (r, e) in picked.iter().enumerate() {
+            for (&p, &l) in e.positions.iter().zip(&e.labels) {
+                index.push((r * seq + p) as i64);
+                class.push(l as i64);
+            }
+        }
+        let n = index.len();
+        let flat = log_probs.reshape([rows.len() * seq, 2]);
+        let picked_rows = flat.select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(index, [n]), device));
+        let target = Tensor::<B, 2, Int>::from_data(TensorData::new(class, [n, 1]), device);
+        let loss = -picked_rows.gather(1, target).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &prm);
+        prm = optimizer.step(3e-3, prm, grads);
+    }
+    Ok(prm)
+}
+
+/// Keeps the autodiff wrapper out of callers that only need inference.
+pub fn frozen<B: AutodiffBackend>(prm: &ProcessRewardModel<B>) -> ProcessRewardModel<B::InnerBackend> {
+    prm.valid()
+}

@@ -1,0 +1,235 @@
+//! The policy update: μ passes over the kept completions, mini-batches split into micro-batches
+//! whose gradients accumulate, global grad-norm clipping, one AdamW step per mini-batch.
+
+use anyhow::Result;
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
+use burn::tensor::{ElementConversion, Tensor, TensorData, backend::AutodiffBackend};
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use super::grad_norm::clip_grad_norm;
+use crate::generation::{ResponseBatch, response_logprobs};
+use crate::model::Qwen2ForCausalLm;
+use crate::rl::{AggregationNorm, LossConfig, LossDiagnostics, LossInput, compute_loss};
+
+/// One completion to learn from.
+#[derive(Debug, Clone)]
+pub struct UpdateItem {
+    /// Prompt ids.
+    pub prompt: Vec<u32>,
+    /// Response ids.
+    pub response: Vec<u32>,
+    /// Sampling-policy log-probs of the response.
+    pub old_logprobs: Vec<f32>,
+    /// Reference-model log-probs (when a KL term is used).
+    pub ref_logprobs: Option<Vec<f32>>,
+    /// Its advantage.
+    pub advantage: f32,
+}
+
+/// Shape of the update.
+#[derive(Debug, Clone)]
+pub struct UpdatePlan {
+    /// Passes over the data (μ).
+    pub epochs: usize,
+    /// Mini-batches per pass (one optimizer step each).
+    pub mini_batches: usize,
+    /// Completions per forward/backward.
+    pub micro_batch: usize,
+    /// Learning rate of this step.
+    pub lr: f64,
+    /// Global grad-norm bound (0 = none).
+    pub grad_clip: f32,
+    /// Sampling temperature (log-probs are of `softmax(logits / T)`).
+    pub temperature: f32,
+    /// Padding id.
+    pub pad_id: u32,
+    /// Longest response allowed (Dr. GRPO's normaliser).
+    pub max_response_length: usize,
+    /// The loss.
+    pub loss: LossConfig,
+}
+
+/// What the update did, averaged over micro-batches (weighted by valid tokens).
+#[derive(Debug, Clone, Default)]
+pub struct UpdateStats {
+    /// Token-weighted mean diagnostics.
+    pub diagnostics: LossDiagnostics,
+    /// Mean loss value.
+    pub loss: f32,
+    /// Grad norms before clipping, one per optimizer step.
+    pub grad_norms: Vec<f32>,
+    /// Optimizer steps skipped because the loss or gradients were not finite.
+    pub skipped_steps: usize,
+    /// Tokens back-propagated.
+    pub tokens: usize,
+}
+
+fn matrix<B: burn::tensor::backend::Backend>(rows: &[&[f32]], width: usize, device: &B::Device) -> Tensor<B, 2> {
+    let mut flat = Vec::with_capacity(rows.len() * width);
+    for r in rows {
+        flat.extend_from_slice(&r[..r.len().min(width)]);
+        flat.extend(std::iter::repeat_n(0.0, width.saturating_sub(r.len())));
+    }
+    Tensor::from_data(TensorData::new(flat, [rows.len(), width]), device)
+}
+
+/// Runs the update and returns the new policy.
+pub fn update_policy<B, O, R>(
+    mut policy: Qwen2ForCausalLm<B>,
+    optimizer: &mut O,
+    items: &[UpdateItem],
+    plan: &UpdatePlan,
+    rng: &mut R,
+) -> Result<(Qwen2ForCausalLm<B>, UpdateStats)>
+where
+    B: AutodiffBackend,
+    O: Optimizer<Qwen2ForCausalLm<B>, B>,
+    R: Rng + ?Sized,
+{
+    let device = policy.model.embed_tokens.weight.val().device();
+    let mut stats = UpdateStats::default();
+    let mut weighted = LossDiagnostics::default();
+    let mut weight_sum = 0.0f32;
+    let mut loss_sum = 0.0f32;
+    let mut micro_count = 0usize;
+    if items.is_empty() {
+        return Ok((policy, stats));
+    }
+    for _ in 0..plan.epochs.max(1) {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.shuffle(rng);
+        let per_mini = order.len().div_ceil(plan.mini_batches.max(1));
+        for mini in order.chunks(per_mini.max(1)) {
+            let mini_tokens: usize = mini.iter().map(|&i| items[i].response.len()).sum();
+            let mut accumulator = GradientsAccumulator::<Qwen2ForCausalLm<B>>::new();
+            let mut finite = true;
+            for micro in mini.chunks(plan.micro_batch.max(1)) {
+                let batch_items: Vec<&UpdateItem> = micro.iter().map(|&i| &items[i]).collect();
+                let prompts: Vec<&[u32]> = batch_items.iter().map(|it| it.prompt.as_slice()).collect();
+                let responses: Vec<&[u32]> = batch_items.iter().map(|it| it.response.as_slice()).collect();
+                let layout = ResponseBatch::new(&prompts, &responses);
+                let width = layout.max_response.max(1);
+                let mask = layout.response_mask::<B>(&device);
+                let (logp, entropy) =
+                    response_logprobs(&policy, &layout, plan.temperature, plan.pad_id, true);
+                let old: Vec<&[f32]> = batch_items.iter().map(|it| it.old_logprobs.as_slice()).collect();
+                let reference = if batch_items.iter().all(|it| it.ref_logprobs.is_some()) {
+                    let r: Vec<&[f32]> = batch_items
+                        .iter()
+                        .map(|it| it.ref_logprobs.as_deref().expect("checked"))
+                        .collect();
+                    Some(matrix::<B>(&r, width, &device))
+                } else {
+                    None
+                };
+                let adv: Vec<f32> = batch_items.iter().map(|it| it.advantage).collect();
+                let input = LossInput {
+                    log_probs: logp,
+                    old_log_probs: matrix::<B>(&old, width, &device),
+                    ref_log_probs: reference,
+                    advantages: Tensor::from_data(TensorData::new(adv, [batch_items.len()]), &device),
+                    mask,
+                    entropies: entropy,
+                };
+                let norm = AggregationNorm {
+                    max_response_length: plan.max_response_length,
+                    global_valid_tokens: mini_tokens as f32,
+                };
+                let out = compute_loss(input, &plan.loss, &norm)?;
+                // Micro-batch losses are averaged over the mini-batch, except the DAPO global
+                // token mean, which already divides by the mini-batch's token count.
+                let scale = if plan.loss.aggregation == crate::rl::LossAggregation::DapoGlobalTokenMean {
+                    1.0
+                } else {
+                    micro.len() as f32 / mini.len() as f32
+                };
+                let loss = out.loss * scale;
+                let value: f32 = loss.clone().into_scalar().elem();
+                if !value.is_finite() {
+                    finite = false;
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &policy);
+                accumulator.accumulate(&policy, grads);
+                let d = out.diagnostics;
+                let w = d.valid_tokens.max(1.0);
+                accumulate_diagnostics(&mut weighted, &d, w);
+                weight_sum += w;
+                loss_sum += value / scale.max(1e-12);
+                micro_count += 1;
+                stats.tokens += d.valid_tokens as usize;
+            }
+            let mut grads = accumulator.grads();
+            let grad_norm = clip_grad_norm::<B, _>(&policy, &mut grads, plan.grad_clip);
+            stats.grad_norms.push(grad_norm);
+            if finite && grad_norm.is_finite() {
+                policy = optimizer.step(plan.lr, policy, grads);
+            } else {
+                stats.skipped_steps += 1;
+            }
+        }
+    }
+    stats.diagnostics = scale_diagnostics(weighted, weight_sum);
+    stats.loss = loss_sum / micro_count.max(1) as f32;
+    Ok((policy, stats))
+}
+
+fn accumulate_diagnostics(acc: &mut LossDiagnostics, d: &LossDiagnostics, w: f32) {
+    acc.policy_loss += d.policy_loss * w;
+    acc.kl_loss += d.kl_loss * w;
+    acc.entropy_loss += d.entropy_loss * w;
+    acc.clip_ratio_low += d.clip_ratio_low * w;
+    acc.clip_ratio_high += d.clip_ratio_high * w;
+    acc.clip_ratio_region += d.clip_ratio_region * w;
+    acc.dual_clip_ratio += d.dual_clip_ratio * w;
+    acc.pg_clipfrac += d.pg_clipfrac * w;
+    acc.kl_mean += d.kl_mean * w;
+    acc.entropy_mean += d.entropy_mean * w;
+    acc.approx_kl += d.approx_kl * w;
+    acc.valid_tokens += d.valid_tokens;
+}
+
+fn scale_diagnostics(mut d: LossDiagnostics, w: f32) -> LossDiagnostics {
+    let w = w.max(1e-12);
+    d.policy_loss /= w;
+    d.kl_loss /= w;
+    d.entropy_loss /= w;
+    d.clip_ratio_low /= w;
+    d.clip_ratio_high /= w;
+    d.clip_ratio_region /= w;
+    d.dual_clip_ratio /= w;
+    d.pg_clipfrac /= w;
+    d.kl_mean /= w;
+    d.entropy_mean /= w;
+    d.approx_kl /= w;
+    d
+}
+
+/// Reference-model log-probs of each item's response, computed on the inference backend.
+pub fn reference_logprobs<B: burn::tensor::backend::Backend>(
+    reference: &Qwen2ForCausalLm<B>,
+    items: &[UpdateItem],
+    micro_batch: usize,
+    temperature: f32,
+    pad_id: u32,
+) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(micro_batch.max(1)) {
+        let prompts: Vec<&[u32]> = chunk.iter().map(|it| it.prompt.as_slice()).collect();
+        let responses: Vec<&[u32]> = chunk.iter().map(|it| it.response.as_slice()).collect();
+        let layout = ResponseBatch::new(&prompts, &responses);
+        let width = layout.max_response.max(1);
+        let (logp, _) = response_logprobs(reference, &layout, temperature, pad_id, false);
+        let flat: Vec<f32> = logp.into_data().to_vec().expect("f32 log-probs");
+        for (i, it) in chunk.iter().enumerate() {
+            out.push(flat[i * width..i * width + it.response.len()].to_vec());
+        }
+    }
+    out
+}
+
+/// The inner (no-autodiff) view of a policy, for rollouts and reference copies.
+pub fn inference_view<B: AutodiffBackend>(policy: &Qwen2ForCausalLm<B>) -> Qwen2ForCausalLm<B::InnerBackend> {
+    policy.valid()
+}
