@@ -1,6 +1,7 @@
 //! Command-line commands; the only place that names a concrete backend.
 
 pub mod backend;
+pub mod curate;
 pub mod generate;
 pub mod logits;
 pub mod model_args;
