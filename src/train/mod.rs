@@ -1,1 +1,14 @@
 //! The training loop, optimizer, schedules, checkpoints, metrics and plots.
+
+pub mod checkpoint;
+pub mod config;
+pub mod config_keys;
+pub mod config_load;
+pub mod lr_schedule;
+pub mod metrics;
+pub mod nan_guard;
+pub mod plots;
+pub mod progress;
+pub mod prompt_sampler;
+
+pub use config::TrainConfig;
