@@ -68,7 +68,20 @@ pub fn causal_lm_tensors<B: Backend>(lm: &Qwen2ForCausalLm<B>) -> Vec<NamedTenso
     out
 }
 
-fn st_dtype(dtype: DType) -> Result<StDtype> {
+/// `(name, shape, little-endian bytes in dtype)` of each tensor.
+pub fn to_bytes(tensors: Vec<NamedTensor>, dtype: DType) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    tensors
+        .into_iter()
+        .map(|t| {
+            let shape = t.data.shape.to_vec();
+            let data = t.data.convert_dtype(dtype);
+            (t.name, shape, data.as_bytes().to_vec())
+        })
+        .collect()
+}
+
+/// The safetensors dtype of a Burn dtype.
+pub fn st_dtype(dtype: DType) -> Result<StDtype> {
     Ok(match dtype {
         DType::F32 => StDtype::F32,
         DType::F16 => StDtype::F16,
@@ -86,12 +99,7 @@ pub fn write_safetensors(
     max_shard_bytes: usize,
 ) -> Result<()> {
     let st = st_dtype(dtype)?;
-    let mut prepared: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
-    for t in tensors {
-        let shape = t.data.shape.to_vec();
-        let data = t.data.convert_dtype(dtype);
-        prepared.push((t.name, shape, data.as_bytes().to_vec()));
-    }
+    let prepared = to_bytes(tensors, dtype);
     let mut shards: Vec<Vec<usize>> = vec![Vec::new()];
     let mut size = 0usize;
     for (i, (_, _, bytes)) in prepared.iter().enumerate() {

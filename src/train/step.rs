@@ -167,8 +167,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         m.set("lr", lr);
         m.set("prof/kept_correct", filtered.kept_correct() as f64);
         m.set("prof/kept_incorrect", filtered.kept_incorrect() as f64);
-        m.set("prof/score_mean_correct", filtered.score_mean(true).map_or(f64::NAN, |v| v as f64));
-        m.set("prof/score_mean_incorrect", filtered.score_mean(false).map_or(f64::NAN, |v| v as f64));
+        if algorithm.uses_prm() {
+            m.set("prof/score_mean_correct", filtered.score_mean(true).map_or(f64::NAN, |v| v as f64));
+            m.set("prof/score_mean_incorrect", filtered.score_mean(false).map_or(f64::NAN, |v| v as f64));
+        }
         let steps: Vec<f64> = step_probs.iter().map(|p| p.len() as f64).collect();
         m.set("prm/step_count_mean", mean(&steps));
         m.set("timing/rollout_s", rollout_s);
@@ -183,17 +185,17 @@ impl<B: AutodiffBackend> Trainer<B> {
                 let d = &filtered.decisions[i];
                 self.samples.write(&SampleRecord {
                     step,
-                    group: r.group as u64,
+                    group: r.group,
                     prompt: self.train_set[batch[r.group]].problem.problem.clone(),
-                    gold: self.train_set[batch[r.group]].problem.gold.clone(),
                     completion: r.text.clone(),
+                    answer: self.train_set[batch[r.group]].problem.gold.clone(),
                     reward: d.reward as f64,
-                    correct: correct[i],
-                    step_probs: step_probs[i].clone(),
-                    score: d.score as f64,
+                    length: r.ids.len(),
+                    truncated: r.truncated,
+                    step_probs: step_probs[i].iter().map(|&p| p as f64).collect(),
+                    score: algorithm.uses_prm().then_some(d.score as f64),
                     kept: d.kept,
                     reason: d.reason.clone(),
-                    truncated: r.truncated,
                 })?;
             }
         }

@@ -24,9 +24,9 @@ use crate::tokenizer::Tokenizer;
 /// `policy.model` value selecting the built-in tiny policy.
 pub const BUILTIN_POLICY: &str = "builtin:tiny";
 /// `prm.model` value selecting the built-in toy PRM (trained at start-up on toy step labels).
-pub const BUILTIN_PRM: &str = "builtin:toy";
+pub const BUILTIN_PRM: &str = "builtin:tiny";
 /// `data.train_files` / `data.val_files` entry selecting the generated toy arithmetic problems.
-pub const TOY_DATASET: &str = "toy_arithmetic";
+pub const TOY_DATASET: &str = "builtin:arithmetic";
 /// Number of generated toy problems.
 pub const TOY_PROBLEMS: usize = 512;
 /// Optimizer steps of the toy PRM's training.

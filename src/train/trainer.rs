@@ -11,7 +11,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 
-use super::checkpoint::{CheckpointContents, CheckpointManager, ResumableRng, TrainState, load_checkpoint};
+use super::checkpoint::{
+    CheckpointContents, CheckpointManager, NamedTensor as CkptTensor, ResumableRng, TrainState, load_checkpoint,
+};
 use super::config::TrainConfig;
 use super::config_keys::to_annotated_toml;
 use super::lr_schedule::LrScheduler;
@@ -23,7 +25,7 @@ use super::prompt_sampler::PromptSampler;
 use super::setup::{Models, PromptItem, build_models, load_prompts};
 use crate::generation::GenerationConfig;
 use crate::model::Qwen2ForCausalLm;
-use crate::model::export::{causal_lm_tensors, write_safetensors};
+use crate::model::export::{causal_lm_tensors, st_dtype, to_bytes};
 use crate::reward::prm::PrmScorer;
 use crate::reward::verifier::Verifier;
 use crate::tokenizer::Tokenizer;
@@ -205,17 +207,15 @@ impl<B: AutodiffBackend> Trainer<B> {
             .record(self.optimizer.to_record(), ())
             .context("serialising the optimizer")?;
         // The Hugging Face view of the weights (loadable by transformers with config.json).
-        let staging = tempfile::tempdir()?;
-        write_safetensors(
-            staging.path(),
-            causal_lm_tensors(&self.policy.valid()),
-            self.policy.model.dtype(),
-            usize::MAX,
-        )?;
-        let weights = std::fs::read(staging.path().join("model.safetensors"))?;
+        let dtype = self.policy.model.dtype();
+        let st = st_dtype(dtype)?;
+        let weights: Vec<CkptTensor> = to_bytes(causal_lm_tensors(&self.policy.valid()), dtype)
+            .into_iter()
+            .map(|(name, shape, data)| CkptTensor { name, dtype: st, shape, data })
+            .collect();
+        let weight_views = weights.iter().map(CkptTensor::view).collect::<Result<Vec<_>>>()?;
         let hf_config = serde_json::to_vec_pretty(&self.policy_config_json()?)?;
         let mut files: Vec<(String, &[u8])> = vec![
-            ("model.safetensors".into(), &weights),
             ("config.json".into(), &hf_config),
             ("policy.burn".into(), &policy_bytes),
             ("optimizer.burn".into(), &optim_bytes),
@@ -234,7 +234,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         let contents = CheckpointContents {
             state: &state,
-            weights: Vec::new(),
+            weights: weight_views,
             optimizer: Vec::new(),
             files,
         };
