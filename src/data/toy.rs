@@ -22,8 +22,8 @@ use super::problem::Problem;
 /// Source name of toy problems.
 pub const TOY_SOURCE: &str = "toy_arithmetic";
 
-/// Step separator of toy solutions (the reference's step style).
-pub const STEP_SEPARATOR: &str = "\n\n";
+/// Blank line between solution steps (the reference's step style; not the PRM's `<extra_0>`).
+pub const STEP_BREAK: &str = "\n\n";
 
 /// An arithmetic operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +207,7 @@ pub struct ToyItem {
 /// A solution split into steps, each labelled right or wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabeledSolution {
-    /// Step texts (joined with [`STEP_SEPARATOR`] they form the solution).
+    /// Step texts (joined with [`STEP_BREAK`] they form the solution).
     pub steps: Vec<String>,
     /// Per step: `true` when the step is right. Steps from the first error on are all wrong
     /// (the PRM800K / Math-Shepherd convention: a process is broken from its first mistake).
@@ -223,7 +223,7 @@ pub struct LabeledSolution {
 impl LabeledSolution {
     /// The solution text: steps joined by a blank line.
     pub fn text(&self) -> String {
-        self.steps.join(STEP_SEPARATOR)
+        self.steps.join(STEP_BREAK)
     }
 
     fn from_steps(
@@ -484,7 +484,7 @@ mod tests {
             );
             let solution = item.problem.solution.as_deref().unwrap();
             assert!(solution.ends_with(&format!("\\boxed{{{}}}.", item.problem.gold)));
-            assert_eq!(solution.split(STEP_SEPARATOR).count(), n);
+            assert_eq!(solution.split(STEP_BREAK).count(), n);
         }
     }
 }
