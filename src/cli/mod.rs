@@ -5,3 +5,4 @@ pub mod curate;
 pub mod generate;
 pub mod logits;
 pub mod model_args;
+pub mod prepare;

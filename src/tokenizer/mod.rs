@@ -1,26 +1,16 @@
 //! Tokenizer and chat-template rendering.
+//!
+//! [`Tokenizer`] wraps a Hugging Face `tokenizer.json` (the `tokenizers` crate) with the special
+//! tokens and Jinja chat template of `tokenizer_config.json`, rendered by [`ChatTemplate`] exactly
+//! as transformers' `apply_chat_template(tokenize=False)` does. [`Tokenizer::builtin_toy`] builds
+//! a small tokenizer in code for tiny models trained from scratch.
 
-use anyhow::{Result, bail};
-use std::path::Path;
+pub mod chat_template;
+pub mod config;
+pub mod python_json;
+pub mod text_tokenizer;
+pub mod toy;
 
-/// Placeholder until the tokenizer lands: every method reports that tokenizer files are needed.
-pub struct Tokenizer;
-
-impl Tokenizer {
-    /// Loads `tokenizer.json` and `tokenizer_config.json` from `dir`.
-    pub fn from_dir(dir: &Path) -> Result<Self> {
-        bail!("no tokenizer support yet for {}", dir.display())
-    }
-    /// Encodes a chat prompt.
-    pub fn encode_chat_prompt(&self, _system: Option<&str>, _user: &str) -> Result<Vec<u32>> {
-        bail!("no tokenizer")
-    }
-    /// Stop ids.
-    pub fn stop_ids(&self) -> Vec<u32> {
-        Vec::new()
-    }
-    /// Decodes ids.
-    pub fn decode(&self, _ids: &[u32], _skip_special: bool) -> Result<String> {
-        bail!("no tokenizer")
-    }
-}
+pub use chat_template::{ChatMessage, ChatTemplate};
+pub use config::TokenizerConfig;
+pub use text_tokenizer::{END_OF_TEXT, IM_END, IM_START, STEP_SEPARATOR, Tokenizer, hub_offline};
