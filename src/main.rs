@@ -13,16 +13,29 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the logits of every position of an id sequence as JSON.
-    Logits(cli::logits::LogitsArgs),
+    /// Train a policy with GRPO or PROF (no arguments: the built-in CPU smoke run).
+    #[command(after_long_help = prof_grpo::train::config_keys::keys_help())]
+    Train(cli::train::TrainArgs),
     /// Sample completions from a model.
     Generate(cli::generate::GenerateArgs),
+    /// Print the logits of every position of an id sequence as JSON.
+    Logits(cli::logits::LogitsArgs),
+    /// Score the reasoning steps of a response with a process reward model.
+    PrmScore(cli::prm_score::PrmScoreArgs),
+    /// Filter scored completions with PROF (or a control) as a data-curation step.
+    Curate(cli::curate::CurateArgs),
+    /// Build verl-schema parquet training data from maths datasets.
+    Prepare(cli::prepare::PrepareArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Logits(args) => cli::logits::run(args),
+        Command::Train(args) => cli::train::run(args),
         Command::Generate(args) => cli::generate::run(args),
+        Command::Logits(args) => cli::logits::run(args),
+        Command::PrmScore(args) => cli::prm_score::run(args),
+        Command::Curate(args) => cli::curate::run(args),
+        Command::Prepare(args) => cli::prepare::run(args),
     }
 }

@@ -72,7 +72,12 @@ impl BackendTask for Task {
             },
             (None, Some(text)) => {
                 let tok = crate::tokenizer::Tokenizer::from_dir(&lm.dir)?;
-                let ids = tok.encode_chat_prompt(args.system.as_deref(), text)?;
+                let mut messages = Vec::new();
+                if let Some(system) = &args.system {
+                    messages.push(crate::tokenizer::ChatMessage::system(system));
+                }
+                messages.push(crate::tokenizer::ChatMessage::user(text));
+                let ids = tok.encode(&tok.apply_chat_template(&messages, true)?)?;
                 Prompt {
                     ids,
                     tokenizer: Some(tok),
@@ -89,7 +94,7 @@ impl BackendTask for Task {
         }
         let mut stop_ids = lm.generation.eos_ids.clone();
         if let Some(tok) = &prompt.tokenizer {
-            stop_ids.extend(tok.stop_ids());
+            stop_ids.extend(tok.stop_token_ids());
         }
         if let Some(extra) = &args.stop_ids {
             stop_ids.extend(parse_ids(extra)?);

@@ -6,3 +6,5 @@ pub mod generate;
 pub mod logits;
 pub mod model_args;
 pub mod prepare;
+pub mod prm_score;
+pub mod train;

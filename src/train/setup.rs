@@ -158,7 +158,7 @@ fn toy_or_train_problems(config: &TrainConfig) -> Result<Vec<Problem>> {
 
 fn encode_all(config: &TrainConfig, tokenizer: &Tokenizer, problems: Vec<Problem>) -> Result<Vec<PromptItem>> {
     let template = PromptTemplate {
-        system: config.data.system_prompt.clone(),
+        system: (!config.data.system_prompt.is_empty()).then(|| config.data.system_prompt.clone()),
         suffix: config.data.user_suffix.clone(),
         use_chat_template: config.data.chat_template,
     };

@@ -41,7 +41,7 @@ pub fn toy_prompts(seed: u64) -> Vec<Problem> {
 
 fn template(config: &TrainConfig) -> PromptTemplate {
     PromptTemplate {
-        system: config.data.system_prompt.clone(),
+        system: (!config.data.system_prompt.is_empty()).then(|| config.data.system_prompt.clone()),
         suffix: config.data.user_suffix.clone(),
         use_chat_template: config.data.chat_template,
     }
