@@ -1,1 +1,3 @@
 //! Command-line commands; the only place that names a concrete backend.
+
+pub mod verify;
