@@ -8,3 +8,4 @@ pub mod model_args;
 pub mod prepare;
 pub mod prm_score;
 pub mod train;
+pub mod verify;
