@@ -6,7 +6,7 @@ use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::sampling::{SamplingParams, sample_token};
+use super::sampling::{Sampled, SamplingParams, sample_token};
 use crate::model::qwen2::{Batch, causal_padding_mask, ids_tensor};
 use crate::model::{AttentionMask, Qwen2ForCausalLm};
 
@@ -64,6 +64,44 @@ pub fn generate<B: Backend, R: Rng + ?Sized>(
     prompts: &[Vec<u32>],
     config: &GenerationConfig,
     rng: &mut R,
+    on_token: impl FnMut(usize),
+) -> Vec<Completion> {
+    let sampling = &config.sampling;
+    generate_with(
+        model,
+        prompts,
+        config,
+        |_, logits| sample_token(logits, sampling, rng),
+        on_token,
+    )
+}
+
+/// As [`generate`], but row `i` draws only from `rngs[i]`: each completion depends on its own
+/// generator, not on which other prompts share the batch (evaluation seeds every sample alone).
+pub fn generate_per_row<B: Backend, R: Rng>(
+    model: &Qwen2ForCausalLm<B>,
+    prompts: &[Vec<u32>],
+    config: &GenerationConfig,
+    rngs: &mut [R],
+    on_token: impl FnMut(usize),
+) -> Vec<Completion> {
+    assert_eq!(rngs.len(), prompts.len(), "one generator per prompt");
+    let sampling = &config.sampling;
+    generate_with(
+        model,
+        prompts,
+        config,
+        |row, logits| sample_token(logits, sampling, &mut rngs[row]),
+        on_token,
+    )
+}
+
+/// The decoding loop; `pick(row, logits)` chooses the next token of prompt `row`.
+fn generate_with<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    prompts: &[Vec<u32>],
+    config: &GenerationConfig,
+    mut pick: impl FnMut(usize, &[f32]) -> Sampled,
     mut on_token: impl FnMut(usize),
 ) -> Vec<Completion> {
     let device = model.model.embed_tokens.weight.val().device();
@@ -96,7 +134,7 @@ pub fn generate<B: Backend, R: Rng + ?Sized>(
         let mut still: Vec<usize> = Vec::with_capacity(rows.len());
         let mut tokens: Vec<u32> = Vec::with_capacity(rows.len());
         for (slot, &row) in rows.iter().enumerate() {
-            let s = sample_token(&logits[slot], &config.sampling, rng);
+            let s = pick(row, &logits[slot]);
             let c = &mut out[row];
             c.ids.push(s.token);
             c.logprobs.push(s.logprob);

@@ -4,6 +4,6 @@ pub mod generate;
 pub mod logprobs;
 pub mod sampling;
 
-pub use generate::{Completion, FinishReason, GenerationConfig, generate};
+pub use generate::{Completion, FinishReason, GenerationConfig, generate, generate_per_row};
 pub use logprobs::{ResponseBatch, response_logprobs};
 pub use sampling::{SamplingParams, sample_token};

@@ -1,0 +1,492 @@
+//! `prof-grpo eval`: the paper's Table 1 for a model, or accuracy-vs-step curves over every
+//! checkpoint of a training run.
+//!
+//! Outputs, in `--out` (default `evals/<model>` for one model, `RUN_DIR/eval` with
+//! `--checkpoints`): per model a directory with `completions.jsonl` (every judged completion),
+//! `report.json` (all numbers) and `settings.json` (see [`crate::eval::run`]); the table
+//! (`table.md`); the reference's history file `temp{T}_K{K}.jsonl`; with `--checkpoints`,
+//! `reports.json` and the curves in `curves/<dataset>.png`.
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::backend::Backend;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+use super::backend::{BackendKind, BackendTask, run_inference};
+use super::model_args::ModelArgs;
+use crate::eval::checkpoints::{find_checkpoints, step_of_path};
+use crate::eval::curves::draw_accuracy_curves;
+use crate::eval::history::record_history;
+use crate::eval::report::write_atomic;
+use crate::eval::run::EvalRun;
+use crate::eval::sampler::{StopTokens, pending_samples};
+use crate::eval::table::{detail_table, table1};
+use crate::eval::{EvalProblem, EvalReport, EvalSettings, Judge};
+use crate::generation::SamplingParams;
+use crate::model::load_pretrained;
+
+/// Arguments of `prof-grpo eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory (Hugging Face layout), preset name or hub id.
+    #[arg(
+        long,
+        required_unless_present = "checkpoints",
+        conflicts_with = "checkpoints"
+    )]
+    pub model: Option<String>,
+    /// Evaluate every `checkpoint-<step>`/`step-<step>` directory of this training run.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub checkpoints: Option<PathBuf>,
+    /// Comma-separated dataset names (files `<name>.jsonl` in the data directory) or paths.
+    #[arg(
+        long,
+        default_value = "math500,minerva_math,olympiadbench,aime24,amc23"
+    )]
+    pub datasets: String,
+    /// Directory of the dataset files (default: `$PROF_SHARED_DIR/datasets`, else
+    /// `../shared/datasets` when present, else `datasets/`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Only the first N problems of each dataset.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Samples per problem.
+    #[arg(long, default_value_t = 16)]
+    pub k: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Nucleus sampling mass.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Keep only the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Most new tokens per completion.
+    #[arg(long, default_value_t = 4096)]
+    pub max_new_tokens: usize,
+    /// Seed of the per-sample random generators.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Sequences generated together (does not change the results).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Output directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory with the tokenizer files (default: the model's; needed for checkpoints saved
+    /// without them).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// System message of the chat prompt.
+    #[arg(long, default_value = glue::SYSTEM_PROMPT)]
+    pub system: String,
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+    /// Device on the backend: wgpu `default|cpu|discrete:N|integrated:N`, cuda `N`.
+    #[arg(long, default_value = "")]
+    pub device: String,
+    /// dtype to compute in (f32, bf16, f16); default f32 on CPU/wgpu, bf16 on CUDA.
+    #[arg(long)]
+    pub dtype: Option<String>,
+}
+
+impl EvalArgs {
+    fn settings(&self) -> Result<EvalSettings> {
+        let settings = EvalSettings {
+            k: self.k,
+            sampling: SamplingParams {
+                temperature: self.temperature,
+                top_p: self.top_p,
+                top_k: self.top_k,
+            },
+            max_new_tokens: self.max_new_tokens,
+            seed: self.seed,
+            batch_size: self.batch_size,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn model_args(&self, spec: &str) -> ModelArgs {
+        ModelArgs {
+            model: spec.to_string(),
+            backend: self.backend,
+            device: self.device.clone(),
+            dtype: self.dtype.clone(),
+        }
+    }
+}
+
+/// One model to evaluate.
+struct Target {
+    spec: String,
+    run: EvalRun,
+}
+
+struct Task<'a> {
+    args: &'a EvalArgs,
+    target: &'a Target,
+    problems: &'a [glue::TextProblem],
+    settings: &'a EvalSettings,
+}
+
+impl BackendTask for Task<'_> {
+    type Output = EvalReport;
+    fn run<B: Backend>(self, device: B::Device) -> Result<EvalReport> {
+        let margs = self.args.model_args(&self.target.spec);
+        let lm = load_pretrained::<B>(&margs.model, margs.dtype()?, &device)?;
+        let tok_dir = self
+            .args
+            .tokenizer
+            .clone()
+            .unwrap_or_else(|| lm.dir.clone());
+        let tokenizer = glue::tokenizer(&tok_dir)?;
+        let mut problems = Vec::with_capacity(self.problems.len());
+        for p in self.problems {
+            let prompt_ids = tokenizer
+                .encode_chat_prompt(Some(&self.args.system), &p.problem)
+                .with_context(|| format!("building the prompt of {}/{}", p.dataset, p.id))?;
+            problems.push(EvalProblem {
+                dataset: p.dataset.clone(),
+                id: p.id.clone(),
+                prompt_ids,
+                gold: p.gold.clone(),
+            });
+        }
+        let mut stop_ids = lm.generation.eos_ids.clone();
+        stop_ids.extend(tokenizer.stop_ids());
+        stop_ids.sort_unstable();
+        stop_ids.dedup();
+        if stop_ids.is_empty() {
+            bail!(
+                "model {} declares no stop ids (eos_token_id)",
+                self.target.spec
+            );
+        }
+        let stops = StopTokens {
+            pad_id: lm.generation.pad_id.unwrap_or(stop_ids[0]),
+            stop_ids,
+        };
+        let decode = |ids: &[u32]| tokenizer.decode(ids, true);
+        let judge = glue::judge();
+        let bar = ProgressBar::new((problems.len() * self.settings.k) as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} samples, {elapsed} (ETA {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(self.target.run.model.clone());
+        let report = self.target.run.run(
+            &lm.model,
+            &problems,
+            self.settings,
+            &stops,
+            &decode,
+            &judge,
+            |done, _| bar.set_position(done as u64),
+        )?;
+        bar.finish_and_clear();
+        Ok(report)
+    }
+}
+
+/// Finishes without a model when every sample is already judged on disk.
+fn report_if_complete(
+    target: &Target,
+    problems: &[glue::TextProblem],
+    settings: &EvalSettings,
+) -> Result<Option<EvalReport>> {
+    let keys: Vec<EvalProblem> = problems
+        .iter()
+        .map(|p| EvalProblem {
+            dataset: p.dataset.clone(),
+            id: p.id.clone(),
+            prompt_ids: Vec::new(),
+            gold: p.gold.clone(),
+        })
+        .collect();
+    let records = target.run.open(settings)?;
+    let done = records.iter().map(|r| r.key()).collect();
+    if !pending_samples(&keys, settings.k, &done).is_empty() {
+        return Ok(None);
+    }
+    let report = target
+        .run
+        .report_from(&records, &keys, settings, &glue::judge() as &dyn Judge);
+    report.write_json(&target.run.report_path())?;
+    Ok(Some(report))
+}
+
+fn sanitize(label: &str) -> String {
+    let s: String = label
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("model{s}")
+    } else {
+        s
+    }
+}
+
+/// Runs the command.
+pub fn run(args: EvalArgs) -> Result<()> {
+    let settings = args.settings()?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(glue::default_data_dir);
+    let problems = glue::load_datasets(&args.datasets, &data_dir, args.limit)?;
+    let (out, targets): (PathBuf, Vec<Target>) = match (&args.model, &args.checkpoints) {
+        (Some(model), _) => {
+            let name = Path::new(model)
+                .file_name()
+                .map_or(model.clone(), |n| n.to_string_lossy().into_owned());
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("evals").join(sanitize(&name)));
+            let run = EvalRun {
+                dir: out.clone(),
+                model: model.clone(),
+                step: step_of_path(model),
+            };
+            (
+                out,
+                vec![Target {
+                    spec: model.clone(),
+                    run,
+                }],
+            )
+        }
+        (None, Some(run_dir)) => {
+            let out = args.out.clone().unwrap_or_else(|| run_dir.join("eval"));
+            let targets = find_checkpoints(run_dir)?
+                .into_iter()
+                .map(|c| Target {
+                    spec: c.dir.display().to_string(),
+                    run: EvalRun {
+                        dir: out.join(c.name()),
+                        model: c.name(),
+                        step: Some(c.step),
+                    },
+                })
+                .collect();
+            (out, targets)
+        }
+        (None, None) => bail!("give --model or --checkpoints"),
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut reports = Vec::new();
+    for target in &targets {
+        let report = match report_if_complete(target, &problems, &settings)? {
+            Some(r) => {
+                eprintln!(
+                    "{}: already evaluated in {}",
+                    target.run.model,
+                    target.run.dir.display()
+                );
+                r
+            }
+            None => run_inference(
+                args.backend,
+                &args.device,
+                Task {
+                    args: &args,
+                    target,
+                    problems: &problems,
+                    settings: &settings,
+                },
+            )?,
+        };
+        let history = record_history(&out, &report)?;
+        if targets.len() == 1 {
+            println!("{}", detail_table(&report));
+        }
+        eprintln!(
+            "{}: report {}, history {}",
+            report.model,
+            target.run.report_path().display(),
+            history.display()
+        );
+        reports.push(report);
+    }
+    let table = table1(&reports);
+    println!("{table}");
+    write_atomic(&out.join("table.md"), table.as_bytes())?;
+    if args.checkpoints.is_some() {
+        write_atomic(
+            &out.join("reports.json"),
+            serde_json::to_string_pretty(&reports)?.as_bytes(),
+        )?;
+        let pngs = draw_accuracy_curves(&reports, &out.join("curves"))?;
+        eprintln!(
+            "curves: {}",
+            pngs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// GLUE until the dataset layer (`crate::data`), the tokenizer and the maths verifier
+/// (`crate::reward::verifier::Verifier`) are available: a minimal reader of the benchmark
+/// JSONL files, the Qwen2.5-Math chat prompt, and [`BoxedStringJudge`] as the judge. Replace
+/// these four functions by the real ones; nothing else in this command depends on them.
+///
+/// [`BoxedStringJudge`]: crate::eval::BoxedStringJudge
+mod glue {
+    use anyhow::{Context, Result, bail};
+    use serde_json::Value;
+    use std::path::{Path, PathBuf};
+
+    use crate::eval::judge::last_boxed;
+
+    /// The system message of Qwen2.5-Math's chain-of-thought evaluation prompt.
+    pub const SYSTEM_PROMPT: &str =
+        "Please reason step by step, and put your final answer within \\boxed{}.";
+
+    /// A problem before tokenization.
+    pub struct TextProblem {
+        pub dataset: String,
+        pub id: String,
+        pub problem: String,
+        pub gold: String,
+    }
+
+    /// The judge (GLUE: to become `Verifier::default()` with its `Judge` impl).
+    pub fn judge() -> crate::eval::BoxedStringJudge {
+        crate::eval::BoxedStringJudge
+    }
+
+    /// The tokenizer of a model directory (GLUE: `crate::tokenizer::Tokenizer`).
+    pub fn tokenizer(dir: &Path) -> Result<crate::tokenizer::Tokenizer> {
+        if !dir.join("tokenizer.json").is_file() {
+            bail!(
+                "{} has no tokenizer.json; pass --tokenizer DIR",
+                dir.display()
+            );
+        }
+        crate::tokenizer::Tokenizer::from_dir(dir)
+    }
+
+    /// `$PROF_SHARED_DIR/datasets`, else `../shared/datasets` when present, else `datasets/`.
+    pub fn default_data_dir() -> PathBuf {
+        if let Some(shared) = std::env::var_os("PROF_SHARED_DIR") {
+            return PathBuf::from(shared).join("datasets");
+        }
+        let shared = PathBuf::from("../shared/datasets");
+        if shared.is_dir() {
+            shared
+        } else {
+            PathBuf::from("datasets")
+        }
+    }
+
+    /// Loads each comma-separated dataset (a name in `data_dir` or a path), first `limit`
+    /// problems of each.
+    pub fn load_datasets(
+        list: &str,
+        data_dir: &Path,
+        limit: Option<usize>,
+    ) -> Result<Vec<TextProblem>> {
+        let mut out = Vec::new();
+        for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let as_path = Path::new(spec);
+            let (name, path) = if as_path.is_file() {
+                let stem = as_path
+                    .file_stem()
+                    .map_or(spec.to_string(), |s| s.to_string_lossy().into_owned());
+                (stem, as_path.to_path_buf())
+            } else {
+                (spec.to_string(), data_dir.join(format!("{spec}.jsonl")))
+            };
+            if !path.is_file() {
+                bail!(
+                    "dataset {spec:?}: {} not found (set --data-dir)",
+                    path.display()
+                );
+            }
+            let mut problems = read_dataset(&name, &path)?;
+            if let Some(n) = limit {
+                problems.truncate(n);
+            }
+            out.extend(problems);
+        }
+        if out.is_empty() {
+            bail!("no problems to evaluate (--datasets {list:?})");
+        }
+        Ok(out)
+    }
+
+    fn text_of(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+                _ => n.to_string(),
+            }),
+            Value::Array(items) => {
+                let parts: Vec<String> = items.iter().filter_map(text_of).collect();
+                (!parts.is_empty()).then(|| parts.join(", "))
+            }
+            _ => None,
+        }
+    }
+
+    fn read_dataset(name: &str, path: &Path) -> Result<Vec<TextProblem>> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut out = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let at = || format!("{}: line {}", path.display(), i + 1);
+            let row: Value = serde_json::from_str(line).with_context(at)?;
+            let problem = ["problem", "question"]
+                .iter()
+                .find_map(|k| row.get(*k).and_then(Value::as_str))
+                .with_context(|| format!("{}: no `problem` or `question` field", at()))?;
+            let gold = ["answer", "final_answer"]
+                .iter()
+                .find_map(|k| row.get(*k).and_then(text_of))
+                .map(|a| a.rsplit("####").next().unwrap_or(&a).trim().to_string())
+                .or_else(|| {
+                    row.get("solution")
+                        .and_then(Value::as_str)
+                        .and_then(last_boxed)
+                })
+                .with_context(|| {
+                    format!("{}: no `answer`, `final_answer` or boxed `solution`", at())
+                })?;
+            let id = ["id", "unique_id", "idx"]
+                .iter()
+                .find_map(|k| row.get(*k).and_then(text_of))
+                .unwrap_or_else(|| i.to_string());
+            if !ids.insert(id.clone()) {
+                bail!("{}: duplicate problem id {id:?}", at());
+            }
+            out.push(TextProblem {
+                dataset: name.to_string(),
+                id,
+                problem: problem.to_string(),
+                gold,
+            });
+        }
+        Ok(out)
+    }
+}
