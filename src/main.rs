@@ -26,6 +26,14 @@ enum Command {
     Curate(cli::curate::CurateArgs),
     /// Build verl-schema parquet training data from maths datasets.
     Prepare(cli::prepare::PrepareArgs),
+    /// Check answers with the strict maths verifier.
+    Verify(cli::verify::VerifyArgs),
+    /// Evaluate a model (or every checkpoint of a run) on the maths benchmarks.
+    Eval(cli::eval::EvalArgs),
+    /// Write a checkpoint as a Hugging Face model directory.
+    Export(cli::export::ExportArgs),
+    /// Render a training run's samples as one HTML page.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +45,9 @@ fn main() -> anyhow::Result<()> {
         Command::PrmScore(args) => cli::prm_score::run(args),
         Command::Curate(args) => cli::curate::run(args),
         Command::Prepare(args) => cli::prepare::run(args),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Export(args) => cli::export::run(args),
+        Command::Report(args) => cli::report::run(args),
     }
 }

@@ -146,8 +146,7 @@ impl BackendTask for Task<'_> {
         let tokenizer = glue::tokenizer(&tok_dir)?;
         let mut problems = Vec::with_capacity(self.problems.len());
         for p in self.problems {
-            let prompt_ids = tokenizer
-                .encode_chat_prompt(Some(&self.args.system), &p.problem)
+            let prompt_ids = glue::prompt_ids(&tokenizer, &self.args.system, p)
                 .with_context(|| format!("building the prompt of {}/{}", p.dataset, p.id))?;
             problems.push(EvalProblem {
                 dataset: p.dataset.clone(),
@@ -157,7 +156,7 @@ impl BackendTask for Task<'_> {
             });
         }
         let mut stop_ids = lm.generation.eos_ids.clone();
-        stop_ids.extend(tokenizer.stop_ids());
+        stop_ids.extend(tokenizer.stop_token_ids());
         stop_ids.sort_unstable();
         stop_ids.dedup();
         if stop_ids.is_empty() {
@@ -340,152 +339,74 @@ pub fn run(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// GLUE until the dataset layer (`crate::data`), the tokenizer and the maths verifier
-/// (`crate::reward::verifier::Verifier`) are available: a minimal reader of the benchmark
-/// JSONL files, the Qwen2.5-Math chat prompt, and [`BoxedStringJudge`] as the judge. Replace
-/// these four functions by the real ones; nothing else in this command depends on them.
-///
-/// [`BoxedStringJudge`]: crate::eval::BoxedStringJudge
+/// The pieces this command takes from the rest of the program: datasets, tokenizer, prompt
+/// and judge.
 mod glue {
     use anyhow::{Context, Result, bail};
-    use serde_json::Value;
     use std::path::{Path, PathBuf};
 
-    use crate::eval::judge::last_boxed;
+    use crate::data::{LoadOptions, Problem, PromptTemplate, load_dataset};
 
     /// The system message of Qwen2.5-Math's chain-of-thought evaluation prompt.
-    pub const SYSTEM_PROMPT: &str =
-        "Please reason step by step, and put your final answer within \\boxed{}.";
+    pub const SYSTEM_PROMPT: &str = crate::data::prompt::DEFAULT_SYSTEM_PROMPT;
 
     /// A problem before tokenization.
     pub struct TextProblem {
         pub dataset: String,
         pub id: String,
-        pub problem: String,
+        pub problem: Problem,
         pub gold: String,
     }
 
-    /// The judge (GLUE: to become `Verifier::default()` with its `Judge` impl).
-    pub fn judge() -> crate::eval::BoxedStringJudge {
-        crate::eval::BoxedStringJudge
+    /// The judge: the strict maths verifier.
+    pub fn judge() -> crate::reward::verifier::Verifier {
+        crate::reward::verifier::Verifier::default()
     }
 
-    /// The tokenizer of a model directory (GLUE: `crate::tokenizer::Tokenizer`).
+    /// The tokenizer of a model directory.
     pub fn tokenizer(dir: &Path) -> Result<crate::tokenizer::Tokenizer> {
         if !dir.join("tokenizer.json").is_file() {
-            bail!(
-                "{} has no tokenizer.json; pass --tokenizer DIR",
-                dir.display()
-            );
+            bail!("{} has no tokenizer.json; pass --tokenizer DIR", dir.display());
         }
         crate::tokenizer::Tokenizer::from_dir(dir)
     }
 
+    /// Prompt ids of a problem: the reference's system message and suffix, chat template.
+    pub fn prompt_ids(tokenizer: &crate::tokenizer::Tokenizer, system: &str, p: &TextProblem) -> Result<Vec<u32>> {
+        let template = PromptTemplate {
+            system: (!system.is_empty()).then(|| system.to_string()),
+            ..PromptTemplate::default()
+        };
+        template.encode(&p.problem, tokenizer)
+    }
+
     /// `$PROF_SHARED_DIR/datasets`, else `../shared/datasets` when present, else `datasets/`.
     pub fn default_data_dir() -> PathBuf {
-        if let Some(shared) = std::env::var_os("PROF_SHARED_DIR") {
-            return PathBuf::from(shared).join("datasets");
-        }
-        let shared = PathBuf::from("../shared/datasets");
-        if shared.is_dir() {
-            shared
-        } else {
-            PathBuf::from("datasets")
-        }
+        let shared = crate::data::default_data_dir();
+        if shared.is_dir() { shared } else { PathBuf::from("datasets") }
     }
 
     /// Loads each comma-separated dataset (a name in `data_dir` or a path), first `limit`
     /// problems of each.
-    pub fn load_datasets(
-        list: &str,
-        data_dir: &Path,
-        limit: Option<usize>,
-    ) -> Result<Vec<TextProblem>> {
+    pub fn load_datasets(list: &str, data_dir: &Path, limit: Option<usize>) -> Result<Vec<TextProblem>> {
         let mut out = Vec::new();
         for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let as_path = Path::new(spec);
-            let (name, path) = if as_path.is_file() {
-                let stem = as_path
-                    .file_stem()
-                    .map_or(spec.to_string(), |s| s.to_string_lossy().into_owned());
-                (stem, as_path.to_path_buf())
-            } else {
-                (spec.to_string(), data_dir.join(format!("{spec}.jsonl")))
-            };
-            if !path.is_file() {
-                bail!(
-                    "dataset {spec:?}: {} not found (set --data-dir)",
-                    path.display()
-                );
+            let set = load_dataset(spec, data_dir, &LoadOptions { skip_bad_rows: false, limit })
+                .with_context(|| format!("loading dataset {spec:?}"))?;
+            let name = Path::new(spec)
+                .file_stem()
+                .map_or(spec.to_string(), |s| s.to_string_lossy().into_owned());
+            for p in set.problems {
+                out.push(TextProblem {
+                    dataset: name.clone(),
+                    id: p.id.clone(),
+                    gold: p.gold.clone(),
+                    problem: p,
+                });
             }
-            let mut problems = read_dataset(&name, &path)?;
-            if let Some(n) = limit {
-                problems.truncate(n);
-            }
-            out.extend(problems);
         }
         if out.is_empty() {
             bail!("no problems to evaluate (--datasets {list:?})");
-        }
-        Ok(out)
-    }
-
-    fn text_of(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-                _ => n.to_string(),
-            }),
-            Value::Array(items) => {
-                let parts: Vec<String> = items.iter().filter_map(text_of).collect();
-                (!parts.is_empty()).then(|| parts.join(", "))
-            }
-            _ => None,
-        }
-    }
-
-    fn read_dataset(name: &str, path: &Path) -> Result<Vec<TextProblem>> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut out = Vec::new();
-        let mut ids = std::collections::HashSet::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let at = || format!("{}: line {}", path.display(), i + 1);
-            let row: Value = serde_json::from_str(line).with_context(at)?;
-            let problem = ["problem", "question"]
-                .iter()
-                .find_map(|k| row.get(*k).and_then(Value::as_str))
-                .with_context(|| format!("{}: no `problem` or `question` field", at()))?;
-            let gold = ["answer", "final_answer"]
-                .iter()
-                .find_map(|k| row.get(*k).and_then(text_of))
-                .map(|a| a.rsplit("####").next().unwrap_or(&a).trim().to_string())
-                .or_else(|| {
-                    row.get("solution")
-                        .and_then(Value::as_str)
-                        .and_then(last_boxed)
-                })
-                .with_context(|| {
-                    format!("{}: no `answer`, `final_answer` or boxed `solution`", at())
-                })?;
-            let id = ["id", "unique_id", "idx"]
-                .iter()
-                .find_map(|k| row.get(*k).and_then(text_of))
-                .unwrap_or_else(|| i.to_string());
-            if !ids.insert(id.clone()) {
-                bail!("{}: duplicate problem id {id:?}", at());
-            }
-            out.push(TextProblem {
-                dataset: name.to_string(),
-                id,
-                problem: problem.to_string(),
-                gold,
-            });
         }
         Ok(out)
     }

@@ -106,3 +106,19 @@ mod tests {
         assert!(!j.same_answer("0.5", r"\frac12"));
     }
 }
+
+/// The strict maths verifier as a judge: verdicts from `verify`, answer classes from
+/// `equivalent`.
+impl Judge for crate::reward::verifier::Verifier {
+    fn judge(&self, gold: &str, response: &str) -> Judged {
+        let v = self.verify(gold, response);
+        Judged {
+            correct: v.correct,
+            extracted: v.extracted,
+        }
+    }
+
+    fn same_answer(&self, a: &str, b: &str) -> bool {
+        self.equivalent(a, b).correct
+    }
+}
