@@ -72,7 +72,7 @@ fn wgpu_device(spec: &str) -> Result<burn::backend::wgpu::WgpuDevice> {
 #[cfg(feature = "cuda")]
 fn cuda_device(spec: &str) -> Result<burn::backend::cuda::CudaDevice> {
     let index = if spec.is_empty() { 0 } else { spec.parse()? };
-    Ok(burn::backend::cuda::CudaDevice::new(index))
+    Ok(burn::backend::cuda::CudaDevice { index })
 }
 
 fn missing_feature(kind: BackendKind) -> anyhow::Error {
