@@ -107,7 +107,9 @@ fn kind_of(n: &Node, budget: &Budget) -> AnswerKind {
         }
         Node::Matrix(_) => AnswerKind::Matrix,
         Node::Relation(l, rest) => match rest.as_slice() {
-            [(Rel::Eq | Rel::Approx, rhs)] if matches!(l.as_ref(), Node::Sym(s) if !rhs.symbols().contains(s)) => {
+            [(Rel::Eq | Rel::Approx, rhs)]
+                if matches!(l.as_ref(), Node::Sym(_)) && rhs.symbols().is_empty() =>
+            {
                 kind_of(rhs, budget)
             }
             _ if rest.iter().all(|(r, _)| matches!(r, Rel::Eq | Rel::Approx)) => {

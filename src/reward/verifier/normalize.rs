@@ -83,6 +83,13 @@ pub fn normalize(answer: &str) -> Normalized {
         }
     }
     s = remove_degrees(&s);
+    for (from, to) in [
+        ("^{\\prime\\prime}", "''"),
+        ("^{\\prime}", "'"),
+        ("^\\prime", "'"),
+    ] {
+        s = s.replace(from, to);
+    }
     s = collapse_spaces(&s);
     s = split_words(&s);
     let (stripped, unit_percent) = strip_units(&s);
