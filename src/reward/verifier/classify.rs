@@ -79,13 +79,12 @@ pub fn classify_answer(s: &str) -> AnswerKind {
     let n = normalize(s);
     match parse(&n.text, budget.max_depth) {
         Ok(node) => {
-            if let Node::Relation(_, rest) = &node {
-                if rest
+            if let Node::Relation(_, rest) = &node
+                && rest
                     .iter()
                     .all(|(r, _)| matches!(r, Rel::Lt | Rel::Le | Rel::Gt | Rel::Ge))
-                {
-                    return AnswerKind::Inequality;
-                }
+            {
+                return AnswerKind::Inequality;
             }
             kind_of(&canonical(&node), &budget)
         }

@@ -542,10 +542,11 @@ impl Parser {
                 if is_integer_literal(&s) && self.is_cmd("frac") && !self.is_op('_') {
                     let save = self.pos;
                     let f = self.primary()?;
-                    if let Node::Div(a, b) = &f {
-                        if is_int_node(a) && is_int_node(b) {
-                            return Ok(Node::Add(vec![n, f]));
-                        }
+                    if let Node::Div(a, b) = &f
+                        && is_int_node(a)
+                        && is_int_node(b)
+                    {
+                        return Ok(Node::Add(vec![n, f]));
                     }
                     self.pos = save;
                 }
