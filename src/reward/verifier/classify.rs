@@ -79,13 +79,12 @@ pub fn classify_answer(s: &str) -> AnswerKind {
     let n = normalize(s);
     match parse(&n.text, budget.max_depth) {
         Ok(node) => {
-            if let Node::Relation(_, rest) = &node {
-                if rest
+            if let Node::Relation(_, rest) = &node
+                && rest
                     .iter()
                     .all(|(r, _)| matches!(r, Rel::Lt | Rel::Le | Rel::Gt | Rel::Ge))
-                {
-                    return AnswerKind::Inequality;
-                }
+            {
+                return AnswerKind::Inequality;
             }
             kind_of(&canonical(&node), &budget)
         }
@@ -107,7 +106,9 @@ fn kind_of(n: &Node, budget: &Budget) -> AnswerKind {
         }
         Node::Matrix(_) => AnswerKind::Matrix,
         Node::Relation(l, rest) => match rest.as_slice() {
-            [(Rel::Eq | Rel::Approx, rhs)] if matches!(l.as_ref(), Node::Sym(s) if !rhs.symbols().contains(s)) => {
+            [(Rel::Eq | Rel::Approx, rhs)]
+                if matches!(l.as_ref(), Node::Sym(_)) && rhs.symbols().is_empty() =>
+            {
                 kind_of(rhs, budget)
             }
             _ if rest.iter().all(|(r, _)| matches!(r, Rel::Eq | Rel::Approx)) => {

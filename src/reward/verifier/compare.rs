@@ -54,7 +54,7 @@ impl Outcome {
 }
 
 /// Seed of the random points: fixed, so that every comparison is reproducible.
-const POINT_SEED: u64 = 0x5EED_0F_A115;
+const POINT_SEED: u64 = 0x005E_ED0F_A115;
 
 /// Compares expressions under a budget; one `Comparer` per comparison of two answers.
 pub struct Comparer<'a> {
@@ -159,10 +159,10 @@ impl<'a> Comparer<'a> {
             match approx_equal(&mut ev, &p.vals[0], &p.vals[1], p.scale) {
                 Ok(true) => {}
                 Ok(false) => {
-                    if let Some(o) = self.tolerant(&mut ev, &p.vals[0], &p.vals[1], decimal) {
-                        if o.equal {
-                            continue;
-                        }
+                    if let Some(o) = self.tolerant(&mut ev, &p.vals[0], &p.vals[1], decimal)
+                        && o.equal
+                    {
+                        continue;
                     }
                     return Outcome::no(
                         Rule::RandomPoints,

@@ -219,10 +219,10 @@ impl<'a> Evaluator<'a> {
     fn pow_node(&mut self, a: &Node, b: &Node) -> Result<Val, EvalError> {
         let exponent = self.eval(b)?;
         if matches!(a, Node::E) {
-            if let Val::Exact(e) = &exponent {
-                if e.is_zero() {
-                    return Ok(Val::Exact(CRat::int(1)));
-                }
+            if let Val::Exact(e) = &exponent
+                && e.is_zero()
+            {
+                return Ok(Val::Exact(CRat::int(1)));
             }
             self.spend(4)?;
             let x = self.approx(&exponent)?;
@@ -240,26 +240,27 @@ impl<'a> Evaluator<'a> {
             }
             if e.is_real() {
                 let (p, q) = (e.re.numer().clone(), e.re.denom().clone());
-                if let Val::Exact(x) = base {
-                    if x.is_real() && q.bits() <= 16 {
-                        let k = q.to_u32().unwrap_or(1);
-                        let neg = x.re.is_negative();
-                        if !neg || k % 2 == 1 {
-                            let magnitude = x.re.abs();
-                            if let Some(root) = exact_root(&magnitude, k) {
-                                let root = if neg { -root } else { root };
-                                return self.int_pow(&Val::Exact(CRat::real(root)), &p);
-                            }
-                            // Real odd root of a negative base, then the integer power.
-                            if neg {
-                                let xf = self.hp.from_q(&x.re)?;
-                                let r = self.hp.real_odd_root(&xf, k)?;
-                                let root = Val::Approx(CF {
-                                    re: r,
-                                    im: super::highprec::F::ZERO,
-                                });
-                                return self.int_pow(&root, &p);
-                            }
+                if let Val::Exact(x) = base
+                    && x.is_real()
+                    && q.bits() <= 16
+                {
+                    let k = q.to_u32().unwrap_or(1);
+                    let neg = x.re.is_negative();
+                    if !neg || k % 2 == 1 {
+                        let magnitude = x.re.abs();
+                        if let Some(root) = exact_root(&magnitude, k) {
+                            let root = if neg { -root } else { root };
+                            return self.int_pow(&Val::Exact(CRat::real(root)), &p);
+                        }
+                        // Real odd root of a negative base, then the integer power.
+                        if neg {
+                            let xf = self.hp.from_q(&x.re)?;
+                            let r = self.hp.real_odd_root(&xf, k)?;
+                            let root = Val::Approx(CF {
+                                re: r,
+                                im: super::highprec::F::ZERO,
+                            });
+                            return self.int_pow(&root, &p);
                         }
                     }
                 }
@@ -315,19 +316,18 @@ impl<'a> Evaluator<'a> {
     }
 
     fn sqrt(&mut self, v: &Val) -> Result<Val, EvalError> {
-        if let Val::Exact(x) = v {
-            if x.is_real() {
-                if let Some(r) = exact_root(&x.re.abs(), 2) {
-                    return Ok(Val::Exact(if x.re.is_negative() {
-                        CRat {
-                            re: Q::zero(),
-                            im: r,
-                        }
-                    } else {
-                        CRat::real(r)
-                    }));
+        if let Val::Exact(x) = v
+            && x.is_real()
+            && let Some(r) = exact_root(&x.re.abs(), 2)
+        {
+            return Ok(Val::Exact(if x.re.is_negative() {
+                CRat {
+                    re: Q::zero(),
+                    im: r,
                 }
-            }
+            } else {
+                CRat::real(r)
+            }));
         }
         self.spend(4)?;
         let x = self.approx(v)?;
@@ -471,22 +471,22 @@ impl<'a> Evaluator<'a> {
             | Func::Cosh
             | Func::Tanh => {
                 let v = self.eval(&args[0])?;
-                if let Val::Exact(x) = &v {
-                    if x.is_zero() {
-                        match f {
-                            Func::Sin
-                            | Func::Tan
-                            | Func::Asin
-                            | Func::Atan
-                            | Func::Sinh
-                            | Func::Tanh => {
-                                return Ok(Val::Exact(CRat::int(0)));
-                            }
-                            Func::Cos | Func::Sec | Func::Cosh => {
-                                return Ok(Val::Exact(CRat::int(1)));
-                            }
-                            _ => {}
+                if let Val::Exact(x) = &v
+                    && x.is_zero()
+                {
+                    match f {
+                        Func::Sin
+                        | Func::Tan
+                        | Func::Asin
+                        | Func::Atan
+                        | Func::Sinh
+                        | Func::Tanh => {
+                            return Ok(Val::Exact(CRat::int(0)));
                         }
+                        Func::Cos | Func::Sec | Func::Cosh => {
+                            return Ok(Val::Exact(CRat::int(1)));
+                        }
+                        _ => {}
                     }
                 }
                 self.spend(6)?;

@@ -80,6 +80,12 @@ fn lex_into(s: &str, out: &mut Vec<Tok>, depth: usize) -> Result<(), String> {
                 while i < bytes.len() && bytes[i].is_ascii_digit() {
                     i += 1;
                 }
+            } else if i < bytes.len()
+                && bytes[i] == b'.'
+                && bytes.get(i + 1).is_some_and(|c| b"/*+-)]^".contains(c))
+            {
+                // `1./3`: a decimal point with no digits after it.
+                i += 1;
             }
             if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
                 let mut j = i + 1;

@@ -83,6 +83,13 @@ pub fn normalize(answer: &str) -> Normalized {
         }
     }
     s = remove_degrees(&s);
+    for (from, to) in [
+        ("^{\\prime\\prime}", "''"),
+        ("^{\\prime}", "'"),
+        ("^\\prime", "'"),
+    ] {
+        s = s.replace(from, to);
+    }
     s = collapse_spaces(&s);
     s = split_words(&s);
     let (stripped, unit_percent) = strip_units(&s);
@@ -186,11 +193,12 @@ fn unwrap_command(s: &str, name: &str) -> String {
         while j < bytes.len() && bytes[j] == b' ' {
             j += 1;
         }
-        if j < bytes.len() && bytes[j] == b'{' {
-            if let Some(end) = matching_brace(bytes, j) {
-                out = format!("{}{}{}", &out[..i], &out[j + 1..end], &out[end + 1..]);
-                continue;
-            }
+        if j < bytes.len()
+            && bytes[j] == b'{'
+            && let Some(end) = matching_brace(bytes, j)
+        {
+            out = format!("{}{}{}", &out[..i], &out[j + 1..end], &out[end + 1..]);
+            continue;
         }
         out = format!("{}{}", &out[..i], &out[i + name.len()..]);
     }
@@ -393,10 +401,10 @@ fn strip_units(s: &str) -> (String, bool) {
 /// Splits a trailing `^2`, `^3`, `^{2}`, `^{3}` off a unit.
 fn split_unit_power(s: &str) -> (&str, &str) {
     for p in ["^{2}", "^{3}", "^2", "^3"] {
-        if let Some(body) = s.strip_suffix(p) {
-            if body.trim_end().ends_with('}') || body.ends_with(|c: char| c.is_ascii_alphabetic()) {
-                return (body, p);
-            }
+        if let Some(body) = s.strip_suffix(p)
+            && (body.trim_end().ends_with('}') || body.ends_with(|c: char| c.is_ascii_alphabetic()))
+        {
+            return (body, p);
         }
     }
     (s, "")

@@ -67,23 +67,25 @@ pub fn parse(text: &str, max_depth: usize) -> Result<Node, ParseError> {
     if toks.is_empty() {
         return Err(ParseError::Syntax("empty answer".into()));
     }
-    if toks.iter().any(|t| matches!(t, Tok::Word(_))) {
-        return Ok(Node::Text(text_key(text)));
-    }
+    let has_words = toks.iter().any(|t| matches!(t, Tok::Word(_)));
     let mut p = Parser {
         toks,
         pos: 0,
         depth: 0,
         max_depth,
     };
-    let node = p.list()?;
-    if p.pos < p.toks.len() {
-        return Err(ParseError::Syntax(format!(
-            "unexpected {:?}",
-            p.toks[p.pos]
-        )));
+    let result = p.list().and_then(|node| {
+        if p.pos < p.toks.len() {
+            syntax(format!("unexpected {:?}", p.toks[p.pos]))
+        } else {
+            Ok(node)
+        }
+    });
+    match result {
+        // Words outside subscripts make the answer text.
+        Err(ParseError::Syntax(_)) if has_words => Ok(Node::Text(text_key(text))),
+        other => other,
     }
-    Ok(node)
 }
 
 /// The comparison key of a text answer: lower-case letters and digits, without `\text`
@@ -540,10 +542,11 @@ impl Parser {
                 if is_integer_literal(&s) && self.is_cmd("frac") && !self.is_op('_') {
                     let save = self.pos;
                     let f = self.primary()?;
-                    if let Node::Div(a, b) = &f {
-                        if is_int_node(a) && is_int_node(b) {
-                            return Ok(Node::Add(vec![n, f]));
-                        }
+                    if let Node::Div(a, b) = &f
+                        && is_int_node(a)
+                        && is_int_node(b)
+                    {
+                        return Ok(Node::Add(vec![n, f]));
                     }
                     self.pos = save;
                 }
@@ -562,6 +565,7 @@ impl Parser {
                 self.pos += 1;
                 self.command(&name)
             }
+            Tok::Word(w) => syntax(format!("text \"{w}\"")),
             other => syntax(format!("unexpected {other:?}")),
         }
     }
@@ -592,6 +596,13 @@ impl Parser {
     fn command(&mut self, name: &str) -> Result<Node, ParseError> {
         if GREEK.contains(&name) {
             return self.symbol(format!("\\{name}"));
+        }
+        if matches!(name, "dot" | "ddot" | "hat" | "tilde" | "vec" | "bar") {
+            let start = self.pos;
+            self.arg()?;
+            let inner = render(&self.toks[start..self.pos]);
+            let inner = inner.trim_start_matches('{').trim_end_matches('}');
+            return self.symbol(format!("\\{name}{{{inner}}}"));
         }
         match name {
             "pi" => Ok(Node::Pi),
@@ -931,7 +942,7 @@ fn number(s: &str) -> Result<Node, ParseError> {
     }
     Ok(Node::Num {
         value,
-        decimal: !frac_part.is_empty() || exp.is_some(),
+        decimal: mantissa.contains('.') || exp.is_some(),
     })
 }
 

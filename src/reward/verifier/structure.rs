@@ -375,17 +375,17 @@ pub fn canonical(n: &Node) -> Node {
             if let Some(interval) = inequality_interval(l, rest) {
                 return interval;
             }
-            if let [(op @ (Rel::Eq | Rel::Approx), rhs)] = rest.as_slice() {
-                if has_pm(rhs) {
-                    let variants = expand_pm(rhs);
-                    if variants.len() > 1 {
-                        return Node::Set(
-                            variants
-                                .into_iter()
-                                .map(|r| Node::Relation(l.clone(), vec![(*op, r)]))
-                                .collect(),
-                        );
-                    }
+            if let [(op @ (Rel::Eq | Rel::Approx), rhs)] = rest.as_slice()
+                && has_pm(rhs)
+            {
+                let variants = expand_pm(rhs);
+                if variants.len() > 1 {
+                    return Node::Set(
+                        variants
+                            .into_iter()
+                            .map(|r| Node::Relation(l.clone(), vec![(*op, r)]))
+                            .collect(),
+                    );
                 }
             }
             n.clone()
