@@ -225,14 +225,14 @@ mod tests {
         let v = Value::from(minijinja::value::Serde(
             serde_json::json!({"name": "f\"x\né", "args": [1, 2.0, null]}),
         ));
-        // serde_json (without preserve_order) sorts keys, so "args" comes first here.
+        // serde_json keeps insertion order (preserve_order), as Python dicts do.
         assert_eq!(
             python_json_dumps(&v, None, false, false, None).unwrap(),
-            r#"{"args": [1, 2.0, null], "name": "f\"x\né"}"#
+            r#"{"name": "f\"x\né", "args": [1, 2.0, null]}"#
         );
         assert_eq!(
             python_json_dumps(&v, Some(2), true, true, None).unwrap(),
-            "{\n  \"args\": [\n    1,\n    2.0,\n    null\n  ],\n  \"name\": \"f\\\"x\\n\\u00e9\"\n}"
+            "{\n  \"name\": \"f\\\"x\\n\\u00e9\",\n  \"args\": [\n    1,\n    2.0,\n    null\n  ]\n}"
         );
         let empty = Value::from(minijinja::value::Serde(
             serde_json::json!({"a": [], "b": {}}),
