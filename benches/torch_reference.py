@@ -19,7 +19,7 @@ untimed warm-up run.
 
 Make a random bench model (not committed; written on demand):
 
-    python benches/torch_reference.py --make-model DIR --shape 47m
+    python benches/torch_reference.py --make-model DIR --shape 47m|1.5b
 """
 
 from __future__ import annotations
@@ -43,6 +43,21 @@ SHAPES = {
         intermediate_size=1024,
         num_hidden_layers=8,
         num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        bos_token_id=151643,
+        eos_token_id=151643,
+    ),
+    # Qwen2.5-Math-1.5B's architecture (random weights).
+    "1.5b": dict(
+        vocab_size=151936,
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
         num_key_value_heads=2,
         max_position_embeddings=4096,
         rope_theta=10000.0,

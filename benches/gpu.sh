@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# GPU throughput of a Qwen2.5-Math-1.5B-shaped model (random weights, bf16) on the CUDA backend,
+# against the limits of the card it finds: decode tokens/s against the HBM-bandwidth bound (every
+# weight is read once per decoding step) and training tokens/s against the bf16 FLOP bound
+# (6 · parameters FLOPs per token). With a prebuilt binary the whole script ends within the budget.
+#
+#   benches/gpu.sh [--bin PATH] [--model-dir DIR] [--out-dir DIR] [--budget SECONDS]
+#
+#   --bin        the throughput bench built with CUDA, e.g. from
+#                `cargo bench --no-run --features cuda --bench throughput` (the GPU machine then needs
+#                neither cargo, Python nor internet); without it the script builds one first, and the
+#                budget starts after the build
+#   --model-dir  the random model, made by the binary when missing (default /tmp/prof-bench-1.5b)
+#   --out-dir    where gpu.jsonl, gpu.log and gpu-results.md go (default $OUT when set, else
+#                /tmp/prof-gpu-bench)
+#   --budget     seconds for everything after the build (default 470, under 8 minutes)
+#
+# Card limits come from nvidia-smi's name: H100 SXM 3.35 TB/s and 989 TFLOP/s, H100 PCIe 2.0 and
+# 756, H100 NVL 3.9 and 835, H200 4.8 and 989, A100 80GB 2.0 and 312, A100 40GB 1.555 and 312;
+# HBM_TBS and PEAK_TFLOPS in the environment override them.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=""
+MODEL_DIR=/tmp/prof-bench-1.5b
+OUT_DIR=${OUT:-/tmp/prof-gpu-bench}
+BUDGET=470
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --bin) BIN=$2; shift ;;
+        --model-dir) MODEL_DIR=$2; shift ;;
+        --out-dir) OUT_DIR=$2; shift ;;
+        --budget) BUDGET=$2; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+mkdir -p "$OUT_DIR"
+JSONL="$OUT_DIR/gpu.jsonl"
+LOG="$OUT_DIR/gpu.log"
+TABLE="$OUT_DIR/gpu-results.md"
+: >"$JSONL"
+: >"$LOG"
+
+say() { echo "== $*" | tee -a "$LOG" >&2; }
+
+if [[ -z "$BIN" ]]; then
+    say "building the throughput bench with --features cuda"
+    BIN=$(cd "$ROOT" && cargo bench --no-run --features cuda --bench throughput --message-format=json \
+        | grep '"name":"throughput"' | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/')
+fi
+[[ -x "$BIN" ]] || { echo "gpu.sh: no executable bench binary (--bin PATH)" >&2; exit 1; }
+SECONDS=0
+
+# The card and its limits.
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+[[ -n "$CARD" ]] || { echo "gpu.sh: nvidia-smi finds no GPU" >&2; exit 1; }
+case "$CARD" in
+    *H200*) TBS=4.8; TFLOPS=989 ;;
+    *H100*PCI*) TBS=2.0; TFLOPS=756 ;;
+    *H100*NVL*) TBS=3.9; TFLOPS=835 ;;
+    *H100*) TBS=3.35; TFLOPS=989 ;;
+    *A100*80GB*) TBS=2.0; TFLOPS=312 ;;
+    *A100*) TBS=1.555; TFLOPS=312 ;;
+    *) TBS=""; TFLOPS="" ;;
+esac
+TBS=${HBM_TBS:-$TBS}
+TFLOPS=${PEAK_TFLOPS:-$TFLOPS}
+BOUNDS=()
+[[ -n "$TBS" ]] && BOUNDS+=(--hbm-tbs "$TBS")
+[[ -n "$TFLOPS" ]] && BOUNDS+=(--peak-tflops "$TFLOPS")
+say "card: $CARD (driver $DRIVER), HBM ${TBS:-unknown} TB/s, bf16 ${TFLOPS:-unknown} TFLOP/s"
+
+# Runs one step under what is left of the budget (at most CAP seconds); JSON lines to $JSONL.
+step() { # name cap command...
+    local name=$1 cap=$2 left rc
+    shift 2
+    left=$((BUDGET - SECONDS - 10))
+    ((left < cap)) && cap=$left
+    if ((cap < 20)); then
+        say "$name: skipped, out of time"
+        return 1
+    fi
+    say "$name (at most ${cap}s)"
+    timeout --kill-after=5 "$cap" "$@" >>"$JSONL" 2>>"$LOG"
+    rc=$?
+    ((rc == 0)) || say "$name: failed with status $rc (see $LOG)"
+    return $rc
+}
+
+if [[ ! -f "$MODEL_DIR/config.json" ]]; then
+    step "making the random 1.5B model in $MODEL_DIR" 170 \
+        "$BIN" --make-random-model "$MODEL_DIR" --shape 1.5b --dtype bf16 \
+        || { rm -rf "$MODEL_DIR"; exit 1; }
+fi
+
+COMMON=(--model "$MODEL_DIR" --backend cuda --dtype bf16 --repeats 2 "${BOUNDS[@]}")
+step "decode, batch 1/8/32/64" 170 "$BIN" "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
+    --prompt-len 64 --new-tokens 64
+step "training step, [8, 512]" 110 "$BIN" "${COMMON[@]}" --mode train --batch 8 \
+    --prompt-len 256 --new-tokens 256
+step "prefill and log-prob forward, batch 8" 90 "$BIN" "${COMMON[@]}" --mode prefill,logprob --batch 8 \
+    --prompt-len 512 --new-tokens 512
+
+# The table, from the JSON lines (no Python needed).
+jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
+fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { printf "%.*f", d, x * s }' || echo "—"; }
+{
+    FIRST=$(head -1 "$JSONL")
+    PARAMS=$(jget parameters "$FIRST")
+    echo "Card: $CARD (driver $DRIVER); bounds: HBM ${TBS:-?} TB/s, dense bf16 ${TFLOPS:-?} TFLOP/s. "
+    echo "Model: Qwen2.5-Math-1.5B shape, random weights, bf16, $(fmt "$PARAMS" 1e-9 3) B parameters; Burn 0.21.0 CUDA backend; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
+    echo
+    echo "| figure | tokens/s | bound tokens/s | fraction of bound |"
+    echo "|---|---:|---:|---:|"
+    while IFS= read -r line; do
+        [[ "$line" == "{"* ]] || continue
+        b=$(jget batch "$line")
+        if [[ -n "$(jget decode_tokens_per_s "$line")" ]]; then
+            echo "| decode, batch $b (64-token prompt, 64 new) | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% |"
+        fi
+        if [[ -n "$(jget train_tokens_per_s "$line")" ]]; then
+            echo "| training step (log-prob forward, backward, AdamW), [$b, $(jget train_seq_len "$line")] | $(fmt "$(jget train_tokens_per_s "$line")") | $(fmt "$(jget train_bound_tokens_per_s "$line")") | $(fmt "$(jget train_fraction_of_bound "$line")" 100 1)% |"
+        fi
+        if [[ -n "$(jget prefill_tokens_per_s "$line")" ]]; then
+            echo "| prefill, [$b, $(jget prompt_len "$line")] | $(fmt "$(jget prefill_tokens_per_s "$line")") | | |"
+        fi
+        if [[ -n "$(jget logprob_tokens_per_s "$line")" ]]; then
+            echo "| log-prob forward, [$b, $(jget logprob_seq_len "$line")] | $(fmt "$(jget logprob_tokens_per_s "$line")") | | |"
+        fi
+    done <"$JSONL"
+} >"$TABLE"
+cat "$TABLE"
+say "done in ${SECONDS}s; JSON lines in $JSONL, log in $LOG"

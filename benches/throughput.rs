@@ -1,0 +1,345 @@
+//! Throughput of the model on any backend: prefill, decode, the update's log-prob forward and a
+//! training step, with the same definitions as `benches/torch_reference.py`, printing one JSON
+//! line per batch size with the same field names.
+//!
+//! ```text
+//! cargo bench --bench throughput -- --model DIR --batch 1,16 --prompt-len 64 --new-tokens 32 \
+//!     [--mode prefill,decode,logprob,train|all] [--backend flex|wgpu|cuda] [--dtype f32|bf16] [--repeats 3]
+//! cargo bench --bench throughput -- --make-random-model DIR --shape tiny|47m|1.5b [--dtype bf16]
+//! ```
+//! CPU threads follow `RAYON_NUM_THREADS`. With `--hbm-tbs` and `--peak-tflops` (the card's memory
+//! bandwidth in TB/s and dense bf16 peak in TFLOP/s) each line also gives the decode figure against
+//! the weight-streaming bound and the training figure against the FLOP bound.
+
+#[path = "throughput/measure.rs"]
+mod measure;
+#[path = "throughput/random_model.rs"]
+mod random_model;
+
+use anyhow::{Result, bail};
+use burn::tensor::DType;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::{Parser, ValueEnum};
+use prof_grpo::cli::backend::{
+    AutodiffTask, BackendKind, BackendTask, default_dtype, run_autodiff, run_inference,
+};
+use prof_grpo::model::dtype::parse_dtype;
+use prof_grpo::model::{PretrainedLm, load_pretrained};
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+
+use measure::Workload;
+use random_model::Shape;
+
+/// What to measure.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Forward of `[batch, prompt-len]` into a KV cache, last position's logits.
+    Prefill,
+    /// The `new-tokens - 1` cached steps of greedy generation without early stop.
+    Decode,
+    /// `response_logprobs` on a `[batch, prompt-len + new-tokens]` batch.
+    Logprob,
+    /// Log-prob forward, backward and an AdamW step on the autodiff backend.
+    Train,
+    /// Prefill, decode and logprob (the set `torch_reference.py` measures by default).
+    All,
+}
+
+/// Command line of the throughput bench.
+#[derive(Parser, Debug)]
+#[command(about = "Throughput of prefill, decode, log-prob and training steps")]
+struct Args {
+    /// Checkpoint directory (Hugging Face layout).
+    #[arg(long, required_unless_present = "make_random_model")]
+    model: Option<PathBuf>,
+    /// Backend to measure.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    backend: BackendKind,
+    /// Device on the backend (wgpu `default|cpu|discrete:N`, cuda `N`).
+    #[arg(long, default_value = "")]
+    device: String,
+    /// Batch sizes, comma-separated; one JSON line each.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    batch: Vec<usize>,
+    /// Prompt tokens per sequence.
+    #[arg(long, default_value_t = 64)]
+    prompt_len: usize,
+    /// New tokens per sequence (decode) or response tokens (logprob, train).
+    #[arg(long, default_value_t = 32)]
+    new_tokens: usize,
+    /// Workloads, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    mode: Vec<Mode>,
+    /// Compute dtype (f32, bf16, f16); default f32 on CPU and wgpu, bf16 on CUDA.
+    #[arg(long)]
+    dtype: Option<String>,
+    /// Timed runs per figure (the median is reported), after one warm-up run.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Seed of the random prompt ids (and of `--make-random-model`'s weights).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Memory bandwidth of the device in TB/s (adds the decode bound to the output).
+    #[arg(long)]
+    hbm_tbs: Option<f64>,
+    /// Dense peak of the device in TFLOP/s in the compute dtype (adds the training bound).
+    #[arg(long)]
+    peak_tflops: Option<f64>,
+    /// Write a seeded random model of `--shape` into this directory and exit.
+    #[arg(long, value_name = "DIR")]
+    make_random_model: Option<PathBuf>,
+    /// Shape for `--make-random-model`.
+    #[arg(long, value_enum, default_value_t = Shape::M47)]
+    shape: Shape,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+impl Args {
+    fn dtype(&self) -> Result<DType> {
+        match &self.dtype {
+            Some(name) => parse_dtype(name),
+            None => Ok(default_dtype(self.backend)),
+        }
+    }
+
+    fn workload(&self, batch: usize, pad_id: u32) -> Workload {
+        Workload {
+            batch,
+            prompt_len: self.prompt_len,
+            new_tokens: self.new_tokens,
+            repeats: self.repeats,
+            seed: self.seed,
+            pad_id,
+        }
+    }
+}
+
+/// Bytes of one element of `dtype`.
+fn dtype_bytes(dtype: DType) -> usize {
+    match dtype {
+        DType::F64 => 8,
+        DType::F16 | DType::BF16 => 2,
+        _ => 4,
+    }
+}
+
+/// The name torch_reference.py uses for a dtype.
+fn torch_dtype_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::BF16 => "bfloat16",
+        DType::F16 => "float16",
+        DType::F64 => "float64",
+        _ => "float32",
+    }
+}
+
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The fields every line starts with.
+fn header<B: Backend>(
+    args: &Args,
+    lm: &PretrainedLm<B>,
+    batch: usize,
+    dtype: DType,
+) -> Map<String, Value> {
+    let params = lm.config.num_parameters();
+    let mut m = Map::new();
+    m.insert("engine".into(), json!("prof-grpo"));
+    m.insert(
+        "backend".into(),
+        json!(format!("{:?}", args.backend).to_lowercase()),
+    );
+    m.insert("model".into(), json!(lm.dir.display().to_string()));
+    m.insert("batch".into(), json!(batch));
+    m.insert("prompt_len".into(), json!(args.prompt_len));
+    m.insert("new_tokens".into(), json!(args.new_tokens));
+    m.insert("threads".into(), json!(threads()));
+    m.insert("dtype".into(), json!(torch_dtype_name(dtype)));
+    m.insert("parameters".into(), json!(params));
+    m.insert("burn".into(), json!("0.21.0"));
+    m
+}
+
+/// Adds the roofline figures when the device's limits are known: decode reads every weight once
+/// per step (the tied embedding once, as the LM head), training costs 6 · parameters FLOPs per token.
+fn add_bounds(args: &Args, m: &mut Map<String, Value>, dtype: DType) {
+    let params = m["parameters"].as_u64().unwrap_or(0) as f64;
+    let batch = m["batch"].as_u64().unwrap_or(1) as f64;
+    if let Some(tbs) = args.hbm_tbs {
+        let weight_bytes = params * dtype_bytes(dtype) as f64;
+        let bound = batch * tbs * 1e12 / weight_bytes;
+        m.insert("weight_bytes".into(), json!(weight_bytes));
+        m.insert("hbm_tbs".into(), json!(tbs));
+        m.insert("decode_bound_tokens_per_s".into(), json!(bound));
+        if let Some(tps) = m.get("decode_tokens_per_s").and_then(Value::as_f64) {
+            m.insert("decode_fraction_of_bound".into(), json!(tps / bound));
+        }
+    }
+    if let Some(tflops) = args.peak_tflops {
+        let bound = tflops * 1e12 / (6.0 * params);
+        m.insert("peak_tflops".into(), json!(tflops));
+        m.insert("train_bound_tokens_per_s".into(), json!(bound));
+        if let Some(tps) = m.get("train_tokens_per_s").and_then(Value::as_f64) {
+            m.insert("train_fraction_of_bound".into(), json!(tps / bound));
+        }
+    }
+}
+
+fn emit(line: &Map<String, Value>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", Value::Object(line.clone()))?;
+    out.flush()?;
+    Ok(())
+}
+
+fn pad_id<B: Backend>(lm: &PretrainedLm<B>) -> u32 {
+    lm.generation
+        .pad_id
+        .or_else(|| lm.generation.eos_ids.first().copied())
+        .unwrap_or(0)
+}
+
+/// Prefill, decode and logprob on the inference backend.
+struct InferenceTask<'a> {
+    args: &'a Args,
+    modes: Vec<Mode>,
+    /// Print each line as soon as its batch is done.
+    stream: bool,
+}
+
+impl BackendTask for InferenceTask<'_> {
+    type Output = Vec<Map<String, Value>>;
+    fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
+        let dtype = self.args.dtype()?;
+        let model = self.args.model.as_ref().expect("required by clap");
+        let lm = load_pretrained::<B>(&model.display().to_string(), dtype, &device)?;
+        let mut lines = Vec::new();
+        for &batch in &self.args.batch {
+            let w = self.args.workload(batch, pad_id(&lm));
+            let mut m = header(self.args, &lm, batch, dtype);
+            for mode in &self.modes {
+                match mode {
+                    Mode::Prefill => measure::prefill(&lm.model, &w, &mut m)?,
+                    Mode::Decode => measure::decode(&lm.model, &w, &mut m)?,
+                    Mode::Logprob => measure::logprob(&lm.model, &w, &mut m)?,
+                    Mode::Train | Mode::All => unreachable!("expanded before"),
+                }
+            }
+            add_bounds(self.args, &mut m, dtype);
+            if self.stream {
+                emit(&m)?;
+            }
+            lines.push(m);
+        }
+        Ok(lines)
+    }
+}
+
+/// The training step on the autodiff backend.
+struct TrainTask<'a> {
+    args: &'a Args,
+    stream: bool,
+}
+
+impl AutodiffTask for TrainTask<'_> {
+    type Output = Vec<Map<String, Value>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output> {
+        let dtype = self.args.dtype()?;
+        let model = self.args.model.as_ref().expect("required by clap");
+        let mut lm = load_pretrained::<B>(&model.display().to_string(), dtype, &device)?;
+        let mut lines = Vec::new();
+        for &batch in &self.args.batch {
+            let w = self.args.workload(batch, pad_id(&lm));
+            let mut m = header(self.args, &lm, batch, dtype);
+            lm.model = measure::train(lm.model, &w, &mut m)?;
+            add_bounds(self.args, &mut m, dtype);
+            if self.stream {
+                emit(&m)?;
+            }
+            lines.push(m);
+        }
+        Ok(lines)
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(dir) = &args.make_random_model {
+        let dtype = args.dtype.as_deref().map_or(Ok(DType::F32), parse_dtype)?;
+        let params = random_model::make_random_model(dir, args.shape, dtype, args.seed)?;
+        emit(
+            json!({"made": dir.display().to_string(), "shape": args.shape.to_possible_value().map(|v| v.get_name().to_string()),
+                   "parameters": params, "dtype": torch_dtype_name(dtype)})
+            .as_object()
+            .expect("an object"),
+        )?;
+        return Ok(());
+    }
+    if args.batch.contains(&0) {
+        bail!("--batch: batch sizes must be positive");
+    }
+    if args.prompt_len == 0 {
+        bail!("--prompt-len must be positive");
+    }
+    let mut inference: Vec<Mode> = Vec::new();
+    for &mode in &args.mode {
+        let expanded: &[Mode] = match mode {
+            Mode::All => &[Mode::Prefill, Mode::Decode, Mode::Logprob],
+            Mode::Train => &[],
+            _ => std::slice::from_ref(&mode),
+        };
+        for &m in expanded {
+            if !inference.contains(&m) {
+                inference.push(m);
+            }
+        }
+    }
+    let train = args.mode.contains(&Mode::Train);
+    let stream = inference.is_empty() || !train;
+    let mut lines = if inference.is_empty() {
+        Vec::new()
+    } else {
+        run_inference(
+            args.backend,
+            &args.device,
+            InferenceTask {
+                args: &args,
+                modes: inference,
+                stream,
+            },
+        )?
+    };
+    if train {
+        let trained = run_autodiff(
+            args.backend,
+            &args.device,
+            TrainTask {
+                args: &args,
+                stream,
+            },
+        )?;
+        if lines.is_empty() {
+            lines = trained;
+        } else {
+            for (line, t) in lines.iter_mut().zip(trained) {
+                line.extend(t);
+            }
+        }
+    }
+    if !stream {
+        for line in &lines {
+            emit(line)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! The timed workloads. Each figure is the median of `repeats` timed runs after one untimed
+//! warm-up run, and every run ends with the device synchronised, so GPU figures include the
+//! queued work.
+
+use anyhow::{Result, anyhow};
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::{DType, Tensor, backend::AutodiffBackend, backend::Backend};
+use prof_grpo::generation::{
+    GenerationConfig, ResponseBatch, SamplingParams, generate, response_logprobs,
+};
+use prof_grpo::model::{Batch, Qwen2ForCausalLm};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+use std::time::Instant;
+
+/// One workload's size.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// Sequences.
+    pub batch: usize,
+    /// Prompt tokens per sequence.
+    pub prompt_len: usize,
+    /// New (response) tokens per sequence.
+    pub new_tokens: usize,
+    /// Timed runs (after one warm-up).
+    pub repeats: usize,
+    /// Seed of the random ids.
+    pub seed: u64,
+    /// Padding id (never used for padding here: all rows have equal lengths).
+    pub pad_id: u32,
+}
+
+/// `batch` rows of `len` ids drawn uniformly from `0..vocab` with a seeded generator.
+pub fn random_ids(vocab: usize, batch: usize, len: usize, seed: u64) -> Vec<Vec<u32>> {
+    use rand::RngExt;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..batch)
+        .map(|_| {
+            (0..len)
+                .map(|_| rng.random_range(0..vocab as u32))
+                .collect()
+        })
+        .collect()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+fn sync<B: Backend>(device: &B::Device) -> Result<()> {
+    B::sync(device).map_err(|e| anyhow!("device synchronisation failed: {e:?}"))
+}
+
+/// Runs `run` once untimed, then `repeats` times timed, each ending with `sync`; the median in s.
+fn median_secs<B: Backend>(
+    device: &B::Device,
+    repeats: usize,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<f64> {
+    run()?;
+    sync::<B>(device)?;
+    let mut times = Vec::with_capacity(repeats.max(1));
+    for _ in 0..repeats.max(1) {
+        let start = Instant::now();
+        run()?;
+        sync::<B>(device)?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    Ok(median(times))
+}
+
+fn device_of<B: Backend>(lm: &Qwen2ForCausalLm<B>) -> B::Device {
+    lm.model.embed_tokens.weight.val().device()
+}
+
+/// Prefill as `generate` does it: a `[batch, prompt_len]` forward filling a KV cache sized for
+/// the whole generation, keeping (and reading back) the logits of the last position only.
+pub fn prefill<B: Backend>(
+    lm: &Qwen2ForCausalLm<B>,
+    w: &Workload,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    let device = device_of(lm);
+    let prompts = random_ids(lm.vocab_size(), w.batch, w.prompt_len, w.seed);
+    let secs = median_secs::<B>(&device, w.repeats, || {
+        let mut cache = lm.model.new_cache(w.batch, w.prompt_len + w.new_tokens);
+        let batch = Batch::left_padded(&prompts, w.pad_id, &device);
+        let hidden = lm.model.forward(&batch, Some(&mut cache));
+        let [b, s, h] = hidden.dims();
+        let logits = lm
+            .logits(hidden.slice([0..b, s - 1..s, 0..h]))
+            .cast(DType::F32);
+        let _host: Vec<f32> = logits.into_data().to_vec().map_err(|e| anyhow!("{e:?}"))?;
+        Ok(())
+    })?;
+    out.insert("prefill_s".into(), json!(secs));
+    out.insert(
+        "prefill_tokens_per_s".into(),
+        json!((w.batch * w.prompt_len) as f64 / secs),
+    );
+    Ok(())
+}
+
+/// Greedy generation of exactly `new_tokens` tokens (no stop ids); the decode time runs from the
+/// first new token to the last one, i.e. over the `new_tokens - 1` cached single-token steps.
+pub fn decode<B: Backend>(
+    lm: &Qwen2ForCausalLm<B>,
+    w: &Workload,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    anyhow::ensure!(
+        w.new_tokens >= 2,
+        "--new-tokens must be at least 2 to time decoding"
+    );
+    let prompts = random_ids(lm.vocab_size(), w.batch, w.prompt_len, w.seed);
+    let config = GenerationConfig {
+        sampling: SamplingParams::greedy(),
+        max_new_tokens: w.new_tokens,
+        stop_ids: Vec::new(),
+        pad_id: w.pad_id,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(w.seed);
+    let mut run = || -> Result<(f64, f64)> {
+        let mut steps: Vec<Instant> = Vec::with_capacity(w.new_tokens);
+        let start = Instant::now();
+        let completions = generate(lm, &prompts, &config, &mut rng, |_| {
+            steps.push(Instant::now())
+        });
+        let total = start.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            completions.iter().all(|c| c.ids.len() == w.new_tokens) && steps.len() == w.new_tokens,
+            "generation stopped early"
+        );
+        let decode = steps[w.new_tokens - 1]
+            .duration_since(steps[0])
+            .as_secs_f64();
+        Ok((decode, total))
+    };
+    run()?;
+    let runs: Vec<(f64, f64)> = (0..w.repeats.max(1))
+        .map(|_| run())
+        .collect::<Result<_>>()?;
+    let decode_s = median(runs.iter().map(|r| r.0).collect());
+    let generate_s = median(runs.iter().map(|r| r.1).collect());
+    out.insert("decode_s".into(), json!(decode_s));
+    out.insert(
+        "decode_tokens_per_s".into(),
+        json!((w.batch * (w.new_tokens - 1)) as f64 / decode_s),
+    );
+    out.insert("generate_s".into(), json!(generate_s));
+    out.insert(
+        "generate_new_tokens_per_s".into(),
+        json!((w.batch * w.new_tokens) as f64 / generate_s),
+    );
+    Ok(())
+}
+
+/// A `[batch, prompt_len + new_tokens]` batch whose last `new_tokens` ids are the response.
+fn response_batch(vocab: usize, w: &Workload) -> ResponseBatch {
+    let rows = random_ids(vocab, w.batch, w.prompt_len + w.new_tokens, w.seed + 1);
+    let prompts: Vec<&[u32]> = rows.iter().map(|r| &r[..w.prompt_len]).collect();
+    let responses: Vec<&[u32]> = rows.iter().map(|r| &r[w.prompt_len..]).collect();
+    ResponseBatch::new(&prompts, &responses)
+}
+
+/// The update's log-prob forward (`response_logprobs`, no entropy) on a
+/// `[batch, prompt_len + new_tokens]` batch, read back to the host.
+pub fn logprob<B: Backend>(
+    lm: &Qwen2ForCausalLm<B>,
+    w: &Workload,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    let device = device_of(lm);
+    let layout = response_batch(lm.vocab_size(), w);
+    let secs = median_secs::<B>(&device, w.repeats, || {
+        let (logp, _) = response_logprobs(lm, &layout, 1.0, w.pad_id, false);
+        let _host: Vec<f32> = logp.into_data().to_vec().map_err(|e| anyhow!("{e:?}"))?;
+        Ok(())
+    })?;
+    let seq = w.prompt_len + w.new_tokens;
+    out.insert("logprob_s".into(), json!(secs));
+    out.insert(
+        "logprob_tokens_per_s".into(),
+        json!((w.batch * seq) as f64 / secs),
+    );
+    out.insert("logprob_seq_len".into(), json!(seq));
+    Ok(())
+}
+
+/// One training step on a `[batch, prompt_len + new_tokens]` batch: the log-prob forward,
+/// backward of the mean response log-prob, one AdamW step. Returns the trained model.
+pub fn train<B: AutodiffBackend>(
+    lm: Qwen2ForCausalLm<B>,
+    w: &Workload,
+    out: &mut Map<String, Value>,
+) -> Result<Qwen2ForCausalLm<B>> {
+    let device = device_of(&lm);
+    let layout = response_batch(lm.vocab_size(), w);
+    let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
+    let mut slot = Some(lm);
+    let secs = median_secs::<B>(&device, w.repeats, || {
+        let model = slot.take().expect("model present between steps");
+        let (logp, _) = response_logprobs(&model, &layout, 1.0, w.pad_id, false);
+        let loss: Tensor<B, 1> = logp.mean().neg();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        slot = Some(optimizer.step(1e-6, model, grads));
+        Ok(())
+    })?;
+    let seq = w.prompt_len + w.new_tokens;
+    out.insert("train_s".into(), json!(secs));
+    out.insert(
+        "train_tokens_per_s".into(),
+        json!((w.batch * seq) as f64 / secs),
+    );
+    out.insert("train_seq_len".into(), json!(seq));
+    Ok(slot.expect("model present after the last step"))
+}
