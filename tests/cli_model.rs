@@ -20,10 +20,20 @@ fn logits_command_prints_one_row_per_position() {
     let ids = u32s(&case["ids"]);
     let model = fixtures().join("models/tiny-untied");
     let out = bin()
-        .args(["logits", "--model", model.to_str().unwrap(), "--ids", &ids_arg(&ids)])
+        .args([
+            "logits",
+            "--model",
+            model.to_str().unwrap(),
+            "--ids",
+            &ids_arg(&ids),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = json["logits"].as_array().unwrap();
     assert_eq!(rows.len(), ids.len());
@@ -52,7 +62,11 @@ fn greedy_generate_command_matches_transformers() {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(u32s(&json["ids"]), u32s(&case["new_ids"]));
     }
@@ -64,12 +78,26 @@ fn sampling_is_seeded_and_n_gives_k_completions() {
     let run = |seed: &str| {
         let out = bin()
             .args([
-                "generate", "--model", model.to_str().unwrap(), "--ids", "5,17,99", "--max-new-tokens", "6",
-                "--n", "3", "--seed", seed, "--json",
+                "generate",
+                "--model",
+                model.to_str().unwrap(),
+                "--ids",
+                "5,17,99",
+                "--max-new-tokens",
+                "6",
+                "--n",
+                "3",
+                "--seed",
+                seed,
+                "--json",
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let a = run("7");
@@ -82,19 +110,39 @@ fn sampling_is_seeded_and_n_gives_k_completions() {
 fn bad_ids_and_missing_features_are_clear_errors() {
     let model = fixtures().join("models/tiny-tied");
     let out = bin()
-        .args(["logits", "--model", model.to_str().unwrap(), "--ids", "1,x,3"])
+        .args([
+            "logits",
+            "--model",
+            model.to_str().unwrap(),
+            "--ids",
+            "1,x,3",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("item 2"));
     let out = bin()
-        .args(["logits", "--model", model.to_str().unwrap(), "--ids", "1,9999"])
+        .args([
+            "logits",
+            "--model",
+            model.to_str().unwrap(),
+            "--ids",
+            "1,9999",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the vocabulary"));
     if !cfg!(feature = "cuda") {
         let out = bin()
-            .args(["logits", "--model", model.to_str().unwrap(), "--ids", "1", "--backend", "cuda"])
+            .args([
+                "logits",
+                "--model",
+                model.to_str().unwrap(),
+                "--ids",
+                "1",
+                "--backend",
+                "cuda",
+            ])
             .output()
             .unwrap();
         assert!(!out.status.success());

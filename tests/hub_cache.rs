@@ -27,13 +27,19 @@ fn check_logits(spec: &str) {
     let exp = read_json(&fixtures().join("expected/tiny-tied/logits.json"));
     let case = &exp["cases"][0];
     let ids = u32s(&case["ids"]);
-    let logits = lm.model.forward(&Batch::<Flex>::dense(&[ids], &device), None);
+    let logits = lm
+        .model
+        .forward(&Batch::<Flex>::dense(&[ids], &device), None);
     let v = logits.dims()[2];
     let flat: Vec<f32> = logits.into_data().to_vec().unwrap();
     for (t, row) in case["logits"].as_array().unwrap().iter().enumerate() {
         assert!(max_abs_diff(&flat[t * v..(t + 1) * v], &f32s(row)) <= 1e-4);
     }
-    assert_eq!(lm.generation.eos_ids, vec![78, 298], "generation_config.json stop ids");
+    assert_eq!(
+        lm.generation.eos_ids,
+        vec![78, 298],
+        "generation_config.json stop ids"
+    );
 }
 
 #[test]
@@ -61,5 +67,8 @@ fn hub_ids_resolve_through_the_cache_offline() {
         .err()
         .expect("must fail");
     let msg = format!("{err:#}");
-    assert!(msg.contains("HF_HUB_OFFLINE") && msg.contains("config.json"), "{msg}");
+    assert!(
+        msg.contains("HF_HUB_OFFLINE") && msg.contains("config.json"),
+        "{msg}"
+    );
 }

@@ -13,25 +13,67 @@ fn dev() -> burn::backend::flex::FlexDevice {
 
 #[test]
 fn logits_match_transformers_tied_and_untied() {
-    check_logits::<Flex>("tiny-tied", "tiny-tied/logits.json", DType::F32, 1e-4, &dev());
-    check_logits::<Flex>("tiny-untied", "tiny-untied/logits.json", DType::F32, 1e-4, &dev());
+    check_logits::<Flex>(
+        "tiny-tied",
+        "tiny-tied/logits.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
+    check_logits::<Flex>(
+        "tiny-untied",
+        "tiny-untied/logits.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
 }
 
 #[test]
 fn both_config_layouts_and_sharded_checkpoints_load_to_the_same_numbers() {
-    check_logits::<Flex>("tiny-tied-config4", "tiny-tied/logits.json", DType::F32, 1e-4, &dev());
-    check_logits::<Flex>("tiny-untied-sharded", "tiny-untied/logits.json", DType::F32, 1e-4, &dev());
+    check_logits::<Flex>(
+        "tiny-tied-config4",
+        "tiny-tied/logits.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
+    check_logits::<Flex>(
+        "tiny-untied-sharded",
+        "tiny-untied/logits.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
 }
 
 #[test]
 fn bf16_checkpoint_matches_within_bf16_tolerance() {
     // bf16 weights upcast to f32 and computed in f32: as exact as f32.
-    check_logits::<Flex>("tiny-tied-bf16", "tiny-tied-bf16/logits_f32.json", DType::F32, 1e-4, &dev());
+    check_logits::<Flex>(
+        "tiny-tied-bf16",
+        "tiny-tied-bf16/logits_f32.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
     // Computed in bf16 on both sides: bf16 rounding differs between kernels, so a loose bound.
-    check_logits::<Flex>("tiny-tied-bf16", "tiny-tied-bf16/logits_bf16.json", DType::BF16, 0.25, &dev());
+    check_logits::<Flex>(
+        "tiny-tied-bf16",
+        "tiny-tied-bf16/logits_bf16.json",
+        DType::BF16,
+        0.25,
+        &dev(),
+    );
     // Against the f32 original: bf16 rounding of the weights moves logits (range about ±16) by up
     // to about 1%; transformers' own bf16 and f32 runs differ by up to 0.26 on these inputs.
-    check_logits::<Flex>("tiny-tied-bf16", "tiny-tied/logits.json", DType::F32, 0.25, &dev());
+    check_logits::<Flex>(
+        "tiny-tied-bf16",
+        "tiny-tied/logits.json",
+        DType::F32,
+        0.25,
+        &dev(),
+    );
 }
 
 #[test]
@@ -62,7 +104,8 @@ fn a_missing_tensor_is_named() {
     let (shape, _) = store.info("model.embed_tokens.weight").unwrap();
     let data: Vec<f32> = vec![0.0; shape.iter().product()];
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape, &bytes).unwrap();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape, &bytes).unwrap();
     safetensors::serialize_to_file(
         vec![("model.embed_tokens.weight".to_string(), view)],
         None,
@@ -74,14 +117,21 @@ fn a_missing_tensor_is_named() {
         .err()
         .expect("must fail");
     let msg = format!("{err:#}");
-    assert!(msg.contains("model.layers.0.input_layernorm.weight"), "{msg}");
+    assert!(
+        msg.contains("model.layers.0.input_layernorm.weight"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_wrong_shape_names_tensor_expected_and_found() {
     let dir = tempfile::tempdir().unwrap();
     let src = common::fixtures().join("models/tiny-tied");
-    std::fs::copy(src.join("model.safetensors"), dir.path().join("model.safetensors")).unwrap();
+    std::fs::copy(
+        src.join("model.safetensors"),
+        dir.path().join("model.safetensors"),
+    )
+    .unwrap();
     let text = std::fs::read_to_string(src.join("config.json")).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let inter = json["intermediate_size"].as_u64().unwrap();
@@ -92,6 +142,9 @@ fn a_wrong_shape_names_tensor_expected_and_found() {
         .err()
         .expect("must fail");
     let msg = format!("{err:#}");
-    assert!(msg.contains("mlp.gate_proj.weight") && msg.contains("expected"), "{msg}");
+    assert!(
+        msg.contains("mlp.gate_proj.weight") && msg.contains("expected"),
+        "{msg}"
+    );
     assert!(msg.contains(&format!("{}", inter + 4)), "{msg}");
 }

@@ -20,8 +20,20 @@ fn dev() -> WgpuDevice {
 
 #[test]
 fn wgpu_logits_match_transformers() {
-    check_logits::<Wgpu>("tiny-tied", "tiny-tied/logits.json", DType::F32, 1e-4, &dev());
-    check_logits::<Wgpu>("tiny-untied", "tiny-untied/logits.json", DType::F32, 1e-4, &dev());
+    check_logits::<Wgpu>(
+        "tiny-tied",
+        "tiny-tied/logits.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
+    check_logits::<Wgpu>(
+        "tiny-untied",
+        "tiny-untied/logits.json",
+        DType::F32,
+        1e-4,
+        &dev(),
+    );
     check_padded::<Wgpu>("tiny-untied", "tiny-untied/padded.json", &dev());
     check_greedy::<Wgpu>("tiny-tied", "tiny-tied/greedy.json", &dev());
 }

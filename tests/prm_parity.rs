@@ -31,7 +31,11 @@ fn single_sequences_match_the_reference() {
     for (i, case) in exp["single"].as_array().unwrap().iter().enumerate() {
         let ids = u32s(&case["ids"]);
         let got = score_ids(&prm, &[ids], step, 1, Padding::Right, pad);
-        assert_close(&got[0].step_probs, &f32s(&case["step_probs"]), &format!("case {i}"));
+        assert_close(
+            &got[0].step_probs,
+            &f32s(&case["step_probs"]),
+            &format!("case {i}"),
+        );
     }
 }
 
@@ -41,11 +45,30 @@ fn padded_batches_of_different_lengths_match_single_sequences() {
     let exp = read_json(&fixtures().join("expected/tiny-prm/step_probs.json"));
     let step = exp["step_token_id"].as_u64().unwrap() as u32;
     let pad = exp["pad_id"].as_u64().unwrap() as u32;
-    let rows: Vec<Vec<u32>> = exp["single"].as_array().unwrap().iter().map(|c| u32s(&c["ids"])).collect();
-    assert!(rows.iter().map(Vec::len).collect::<std::collections::BTreeSet<_>>().len() > 1);
-    for (padding, key) in [(Padding::Left, "batch_left_padded"), (Padding::Right, "batch_right_padded")] {
+    let rows: Vec<Vec<u32>> = exp["single"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| u32s(&c["ids"]))
+        .collect();
+    assert!(
+        rows.iter()
+            .map(Vec::len)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
+    );
+    for (padding, key) in [
+        (Padding::Left, "batch_left_padded"),
+        (Padding::Right, "batch_right_padded"),
+    ] {
         let got = score_ids(&prm, &rows, step, rows.len(), padding, pad);
-        for (i, want) in exp[key]["step_probs"].as_array().unwrap().iter().enumerate() {
+        for (i, want) in exp[key]["step_probs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             assert_close(&got[i].step_probs, &f32s(want), &format!("{key} row {i}"));
         }
     }

@@ -22,7 +22,12 @@ fn config(out: &std::path::Path, extra: &[&str]) -> TrainConfig {
         "logging.print_every=0".into(),
     ];
     sets.extend(extra.iter().map(|s| s.to_string()));
-    load_from_str(prof_grpo::train::config::SMOKE_TOML, "configs/smoke.toml", &sets).unwrap()
+    load_from_str(
+        prof_grpo::train::config::SMOKE_TOML,
+        "configs/smoke.toml",
+        &sets,
+    )
+    .unwrap()
 }
 
 /// Metrics that do not depend on wall-clock time.
@@ -46,10 +51,24 @@ fn a_smoke_run_writes_metrics_samples_plots_and_checkpoints() {
     let on_disk = read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
     assert_eq!(on_disk.len(), 6);
     for key in [
-        "reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
-        "completions/clipped_ratio", "kl", "entropy", "clip_ratio/low_mean", "clip_ratio/high_mean",
-        "grad_norm", "lr", "prof/kept_correct", "prof/kept_incorrect", "prm/step_count_mean",
-        "timing/rollout_s", "timing/prm_s", "timing/update_s", "perf/tokens_per_s",
+        "reward",
+        "reward_std",
+        "frac_reward_zero_std",
+        "completions/mean_length",
+        "completions/clipped_ratio",
+        "kl",
+        "entropy",
+        "clip_ratio/low_mean",
+        "clip_ratio/high_mean",
+        "grad_norm",
+        "lr",
+        "prof/kept_correct",
+        "prof/kept_incorrect",
+        "prm/step_count_mean",
+        "timing/rollout_s",
+        "timing/prm_s",
+        "timing/update_s",
+        "perf/tokens_per_s",
     ] {
         assert!(on_disk[0].get(key).is_some(), "metric {key} missing");
     }
@@ -61,19 +80,30 @@ fn a_smoke_run_writes_metrics_samples_plots_and_checkpoints() {
     assert!(dir.path().join("samples.jsonl").is_file());
     assert!(dir.path().join("curves.png").is_file());
     assert!(dir.path().join("config.toml").is_file());
-    let ckpts = std::fs::read_dir(dir.path().join("checkpoints")).unwrap().count();
-    assert!(ckpts >= 2, "checkpoints at steps 3 and 6 (+ latest pointer)");
+    let ckpts = std::fs::read_dir(dir.path().join("checkpoints"))
+        .unwrap()
+        .count();
+    assert!(
+        ckpts >= 2,
+        "checkpoints at steps 3 and 6 (+ latest pointer)"
+    );
 }
 
 #[test]
 fn same_config_and_seed_give_the_same_metrics_and_resume_continues_exactly() {
     let full_dir = tempfile::tempdir().unwrap();
-    let mut full = Trainer::<B>::new(config(full_dir.path(), &[]), None, Default::default()).unwrap();
+    let mut full =
+        Trainer::<B>::new(config(full_dir.path(), &[]), None, Default::default()).unwrap();
     let a: Vec<_> = full.run().unwrap().iter().map(deterministic).collect();
 
     // Interrupted after step 3 of 6, then resumed from its checkpoint.
     let dir = tempfile::tempdir().unwrap();
-    let mut first = Trainer::<B>::new(config(dir.path(), &["run.save_every=3"]), None, Default::default()).unwrap();
+    let mut first = Trainer::<B>::new(
+        config(dir.path(), &["run.save_every=3"]),
+        None,
+        Default::default(),
+    )
+    .unwrap();
     let mut b = Vec::new();
     for _ in 0..3 {
         let m = first.train_step().unwrap();
@@ -83,7 +113,12 @@ fn same_config_and_seed_give_the_same_metrics_and_resume_continues_exactly() {
     first.save().unwrap();
     drop(first);
     let ckpt = dir.path().join("checkpoints");
-    let mut resumed = Trainer::<B>::new(config(dir.path(), &["run.save_every=3"]), Some(&ckpt), Default::default()).unwrap();
+    let mut resumed = Trainer::<B>::new(
+        config(dir.path(), &["run.save_every=3"]),
+        Some(&ckpt),
+        Default::default(),
+    )
+    .unwrap();
     assert_eq!(resumed.step, 3);
     b.extend(resumed.run().unwrap().iter().map(deterministic));
     assert_eq!(a.len(), 6);
@@ -94,9 +129,22 @@ fn same_config_and_seed_give_the_same_metrics_and_resume_continues_exactly() {
 
 #[test]
 fn every_algorithm_runs_a_step() {
-    for algo in ["grpo", "prof_correct", "prof_joint", "random_filter", "blend"] {
+    for algo in [
+        "grpo",
+        "prof_correct",
+        "prof_joint",
+        "random_filter",
+        "blend",
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), &[&format!("algorithm.name={algo}"), "run.total_steps=1", "warmup_sft.steps=0"]);
+        let cfg = config(
+            dir.path(),
+            &[
+                &format!("algorithm.name={algo}"),
+                "run.total_steps=1",
+                "warmup_sft.steps=0",
+            ],
+        );
         let mut trainer = Trainer::<B>::new(cfg, None, Default::default()).unwrap();
         let m = trainer.train_step().unwrap();
         assert!(m.get("reward").is_some(), "{algo}");

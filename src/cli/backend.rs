@@ -5,7 +5,17 @@ use anyhow::{Result, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 /// A backend selectable on the command line.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    clap::ValueEnum,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// Pure-Rust CPU backend (always available).
@@ -86,7 +96,11 @@ fn missing_feature(kind: BackendKind) -> anyhow::Error {
 }
 
 /// Runs `task` on the inference backend `kind`.
-pub fn run_inference<T: BackendTask>(kind: BackendKind, device: &str, task: T) -> Result<T::Output> {
+pub fn run_inference<T: BackendTask>(
+    kind: BackendKind,
+    device: &str,
+    task: T,
+) -> Result<T::Output> {
     let device = device_spec(device);
     match kind {
         BackendKind::Flex => task.run::<burn::backend::Flex>(Default::default()),
@@ -116,7 +130,11 @@ pub fn run_inference<T: BackendTask>(kind: BackendKind, device: &str, task: T) -
 }
 
 /// Runs `task` on the autodiff-wrapped backend `kind`.
-pub fn run_autodiff<T: AutodiffTask>(kind: BackendKind, device: &str, task: T) -> Result<T::Output> {
+pub fn run_autodiff<T: AutodiffTask>(
+    kind: BackendKind,
+    device: &str,
+    task: T,
+) -> Result<T::Output> {
     use burn::backend::Autodiff;
     let device = device_spec(device);
     match kind {

@@ -366,13 +366,20 @@ mod glue {
     /// The tokenizer of a model directory.
     pub fn tokenizer(dir: &Path) -> Result<crate::tokenizer::Tokenizer> {
         if !dir.join("tokenizer.json").is_file() {
-            bail!("{} has no tokenizer.json; pass --tokenizer DIR", dir.display());
+            bail!(
+                "{} has no tokenizer.json; pass --tokenizer DIR",
+                dir.display()
+            );
         }
         crate::tokenizer::Tokenizer::from_dir(dir)
     }
 
     /// Prompt ids of a problem: the reference's system message and suffix, chat template.
-    pub fn prompt_ids(tokenizer: &crate::tokenizer::Tokenizer, system: &str, p: &TextProblem) -> Result<Vec<u32>> {
+    pub fn prompt_ids(
+        tokenizer: &crate::tokenizer::Tokenizer,
+        system: &str,
+        p: &TextProblem,
+    ) -> Result<Vec<u32>> {
         let template = PromptTemplate {
             system: (!system.is_empty()).then(|| system.to_string()),
             ..PromptTemplate::default()
@@ -383,16 +390,31 @@ mod glue {
     /// `$PROF_SHARED_DIR/datasets`, else `../shared/datasets` when present, else `datasets/`.
     pub fn default_data_dir() -> PathBuf {
         let shared = crate::data::default_data_dir();
-        if shared.is_dir() { shared } else { PathBuf::from("datasets") }
+        if shared.is_dir() {
+            shared
+        } else {
+            PathBuf::from("datasets")
+        }
     }
 
     /// Loads each comma-separated dataset (a name in `data_dir` or a path), first `limit`
     /// problems of each.
-    pub fn load_datasets(list: &str, data_dir: &Path, limit: Option<usize>) -> Result<Vec<TextProblem>> {
+    pub fn load_datasets(
+        list: &str,
+        data_dir: &Path,
+        limit: Option<usize>,
+    ) -> Result<Vec<TextProblem>> {
         let mut out = Vec::new();
         for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let set = load_dataset(spec, data_dir, &LoadOptions { skip_bad_rows: false, limit })
-                .with_context(|| format!("loading dataset {spec:?}"))?;
+            let set = load_dataset(
+                spec,
+                data_dir,
+                &LoadOptions {
+                    skip_bad_rows: false,
+                    limit,
+                },
+            )
+            .with_context(|| format!("loading dataset {spec:?}"))?;
             let name = Path::new(spec)
                 .file_stem()
                 .map_or(spec.to_string(), |s| s.to_string_lossy().into_owned());

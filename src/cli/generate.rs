@@ -108,7 +108,11 @@ impl BackendTask for Task {
                 top_k: args.top_k,
             },
             max_new_tokens: args.max_new_tokens,
-            pad_id: lm.generation.pad_id.or(stop_ids.first().copied()).unwrap_or(0),
+            pad_id: lm
+                .generation
+                .pad_id
+                .or(stop_ids.first().copied())
+                .unwrap_or(0),
             stop_ids,
         };
         let prompts = vec![prompt.ids; args.n.max(1)];
@@ -124,7 +128,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let (backend, device) = (args.model.backend, args.model.device.clone());
     let (completions, tokenizer) = run_inference(backend, &device, Task { args })?;
     let text = |c: &Completion| -> Result<Option<String>> {
-        tokenizer.as_ref().map(|t| t.decode(&c.ids, true)).transpose()
+        tokenizer
+            .as_ref()
+            .map(|t| t.decode(&c.ids, true))
+            .transpose()
     };
     if json {
         if completions.len() == 1 {
@@ -152,7 +159,12 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     } else {
         for (i, c) in completions.iter().enumerate() {
             if completions.len() > 1 {
-                println!("--- completion {} ({:?}, {} tokens)", i + 1, c.finish, c.ids.len());
+                println!(
+                    "--- completion {} ({:?}, {} tokens)",
+                    i + 1,
+                    c.finish,
+                    c.ids.len()
+                );
             }
             match text(c)? {
                 Some(t) => println!("{t}"),

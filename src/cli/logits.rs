@@ -32,7 +32,10 @@ impl BackendTask for Task {
         }
         let batch = Batch::<B>::dense(std::slice::from_ref(&self.ids), &device);
         let logits = lm.model.forward(&batch, None).cast(DType::F32);
-        let flat: Vec<f32> = logits.into_data().to_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let flat: Vec<f32> = logits
+            .into_data()
+            .to_vec()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(flat.chunks(vocab).map(<[f32]>::to_vec).collect())
     }
 }

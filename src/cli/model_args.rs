@@ -40,8 +40,9 @@ pub fn parse_ids(text: &str) -> Result<Vec<u32>> {
         .filter(|s| !s.is_empty())
         .enumerate()
         .map(|(i, s)| {
-            s.parse::<u32>()
-                .map_err(|e| anyhow::anyhow!("--ids: item {} ({s:?}) is not a token id: {e}", i + 1))
+            s.parse::<u32>().map_err(|e| {
+                anyhow::anyhow!("--ids: item {} ({s:?}) is not a token id: {e}", i + 1)
+            })
         })
         .collect()
 }

@@ -53,12 +53,17 @@ impl BackendTask for Task {
             let dir = resolve_model_dir(&args.model.model)?;
             let config = Qwen2Config::from_file(&dir.join("config.json"))?;
             if let Some(bad) = ids.iter().find(|&&t| t as usize >= config.vocab_size) {
-                bail!("--ids: token id {bad} is outside the vocabulary (size {})", config.vocab_size);
+                bail!(
+                    "--ids: token id {bad} is outside the vocabulary (size {})",
+                    config.vocab_size
+                );
             }
             let prm = ProcessRewardModel::<B>::load(&dir, &config, dtype, &device)?;
             let step = args.step_token_id.expect("clap requires it");
             let scores = score_ids(&prm, &[ids], step, 1, Padding::Right, 0);
-            return Ok(Output::Raw(scores.into_iter().next().expect("one row").step_probs));
+            return Ok(Output::Raw(
+                scores.into_iter().next().expect("one row").step_probs,
+            ));
         }
         let (Some(q), Some(r)) = (&args.question, &args.response) else {
             bail!("give --question and --response, or --ids with --step-token-id");
@@ -70,7 +75,10 @@ impl BackendTask for Task {
         };
         let scorer = PrmScorer::<B>::load(&args.model.model, dtype, settings, &device)?;
         let scores = scorer.score(&[(q.as_str(), r.as_str())])?;
-        Ok(Output::Steps(split_steps(r), scores.into_iter().next().expect("one")))
+        Ok(Output::Steps(
+            split_steps(r),
+            scores.into_iter().next().expect("one"),
+        ))
     }
 }
 

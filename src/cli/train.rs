@@ -65,5 +65,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     } else {
         String::new()
     };
-    run_autodiff(backend, &device, Task { config, resume: args.resume })
+    run_autodiff(
+        backend,
+        &device,
+        Task {
+            config,
+            resume: args.resume,
+        },
+    )
 }

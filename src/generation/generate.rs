@@ -50,10 +50,7 @@ fn last_logits<B: Backend>(model: &Qwen2ForCausalLm<B>, hidden: Tensor<B, 3>) ->
     let last = hidden.slice([0..b, s - 1..s, 0..h]);
     let logits = model.logits(last).cast(DType::F32);
     let vocab = logits.dims()[2];
-    let flat: Vec<f32> = logits
-        .into_data()
-        .to_vec()
-        .expect("f32 logits");
+    let flat: Vec<f32> = logits.into_data().to_vec().expect("f32 logits");
     flat.chunks(vocab).map(<[f32]>::to_vec).collect()
 }
 
@@ -116,7 +113,10 @@ fn generate_with<B: Backend>(
     if n == 0 || config.max_new_tokens == 0 {
         return out;
     }
-    assert!(prompts.iter().all(|p| !p.is_empty()), "prompts must not be empty");
+    assert!(
+        prompts.iter().all(|p| !p.is_empty()),
+        "prompts must not be empty"
+    );
     let prompt_len = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let mut cache = model.model.new_cache(n, prompt_len + config.max_new_tokens);
 
@@ -167,7 +167,10 @@ fn generate_with<B: Backend>(
             valid.push(true);
         }
         let step = Batch {
-            ids: ids_tensor(&tokens.iter().map(|&t| vec![t]).collect::<Vec<_>>(), &device),
+            ids: ids_tensor(
+                &tokens.iter().map(|&t| vec![t]).collect::<Vec<_>>(),
+                &device,
+            ),
             positions: next_pos.iter().map(|&p| vec![p]).collect(),
             mask: AttentionMask::Explicit(causal_padding_mask(&key_valid, past, 1, &device)),
         };

@@ -51,8 +51,16 @@ pub struct Sampled {
 }
 
 /// Picks a token from `logits` (one row, f32).
-pub fn sample_token<R: Rng + ?Sized>(logits: &[f32], params: &SamplingParams, rng: &mut R) -> Sampled {
-    let temperature = if params.is_greedy() { 1.0 } else { params.temperature };
+pub fn sample_token<R: Rng + ?Sized>(
+    logits: &[f32],
+    params: &SamplingParams,
+    rng: &mut R,
+) -> Sampled {
+    let temperature = if params.is_greedy() {
+        1.0
+    } else {
+        params.temperature
+    };
     let scaled: Vec<f32> = logits.iter().map(|&l| l / temperature).collect();
     let lse = log_sum_exp(&scaled);
     if params.is_greedy() {

@@ -3,10 +3,7 @@
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{
-    Bool, Tensor,
-    backend::Backend,
-    module::attention,
-    ops::AttentionModuleOptions,
+    Bool, Tensor, backend::Backend, module::attention, ops::AttentionModuleOptions,
 };
 
 use super::kv_cache::KvCache;
@@ -51,9 +48,8 @@ impl<B: Backend> Attention<B> {
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let [batch, seq, _] = x.dims();
-        let heads = |t: Tensor<B, 3>, n: usize| {
-            t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2)
-        };
+        let heads =
+            |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2);
         let q = rotary.apply(heads(self.q_proj.forward(x.clone()), self.num_heads));
         let k = rotary.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
         let v = heads(self.v_proj.forward(x), self.num_kv_heads);

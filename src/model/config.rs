@@ -106,7 +106,10 @@ impl Qwen2Config {
             );
         }
         if self.head_dim() == 0 || !self.head_dim().is_multiple_of(2) {
-            bail!("field `head_dim` ({}) must be even and positive", self.head_dim());
+            bail!(
+                "field `head_dim` ({}) must be even and positive",
+                self.head_dim()
+            );
         }
         if self.use_sliding_window {
             bail!("field `use_sliding_window` = true is not supported");
@@ -168,7 +171,9 @@ impl Qwen2Config {
 /// Reads a JSON value that is an id or a list of ids.
 pub fn json_ids(value: Option<&serde_json::Value>) -> Vec<u32> {
     match value {
-        Some(serde_json::Value::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().map(|v| vec![v as u32]).unwrap_or_default()
+        }
         Some(serde_json::Value::Array(items)) => items
             .iter()
             .filter_map(|v| v.as_u64().map(|v| v as u32))

@@ -37,10 +37,18 @@ fn push_linear<B: Backend>(out: &mut Vec<NamedTensor>, prefix: &str, l: &Linear<
 /// The backbone's tensors under `prefix` (`model.` in checkpoints).
 pub fn backbone_tensors<B: Backend>(model: &Qwen2Model<B>, prefix: &str) -> Vec<NamedTensor> {
     let mut out = Vec::new();
-    push(&mut out, format!("{prefix}embed_tokens.weight"), model.embed_tokens.weight.val());
+    push(
+        &mut out,
+        format!("{prefix}embed_tokens.weight"),
+        model.embed_tokens.weight.val(),
+    );
     for (i, layer) in model.layers.iter().enumerate() {
         let p = format!("{prefix}layers.{i}");
-        push(&mut out, format!("{p}.input_layernorm.weight"), layer.input_layernorm.weight.val());
+        push(
+            &mut out,
+            format!("{p}.input_layernorm.weight"),
+            layer.input_layernorm.weight.val(),
+        );
         push(
             &mut out,
             format!("{p}.post_attention_layernorm.weight"),
@@ -51,11 +59,23 @@ pub fn backbone_tensors<B: Backend>(model: &Qwen2Model<B>, prefix: &str) -> Vec<
         push_linear(&mut out, &format!("{p}.self_attn.k_proj"), &a.k_proj);
         push_linear(&mut out, &format!("{p}.self_attn.v_proj"), &a.v_proj);
         push_linear(&mut out, &format!("{p}.self_attn.o_proj"), &a.o_proj);
-        push_linear(&mut out, &format!("{p}.mlp.gate_proj"), &layer.mlp.gate_proj);
+        push_linear(
+            &mut out,
+            &format!("{p}.mlp.gate_proj"),
+            &layer.mlp.gate_proj,
+        );
         push_linear(&mut out, &format!("{p}.mlp.up_proj"), &layer.mlp.up_proj);
-        push_linear(&mut out, &format!("{p}.mlp.down_proj"), &layer.mlp.down_proj);
+        push_linear(
+            &mut out,
+            &format!("{p}.mlp.down_proj"),
+            &layer.mlp.down_proj,
+        );
     }
-    push(&mut out, format!("{prefix}norm.weight"), model.norm.weight.val());
+    push(
+        &mut out,
+        format!("{prefix}norm.weight"),
+        model.norm.weight.val(),
+    );
     out
 }
 

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use super::preset::find_preset;
 
 /// Files a model directory may hold besides the weights; `config.json` is required.
-const OPTIONAL_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "generation_config.json"];
+const OPTIONAL_FILES: &[&str] = &[
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "generation_config.json",
+];
 
 /// Resolves `spec` (directory, preset name or hub id) to a local directory holding the model.
 pub fn resolve_model_dir(spec: &str) -> Result<PathBuf> {
@@ -22,7 +26,9 @@ pub fn resolve_model_dir(spec: &str) -> Result<PathBuf> {
     if looks_like_hub_id(spec) {
         return resolve_hub_model(spec);
     }
-    bail!("model {spec:?} is neither a directory, a preset name nor a hub id like `Qwen/Qwen2.5-Math-1.5B`")
+    bail!(
+        "model {spec:?} is neither a directory, a preset name nor a hub id like `Qwen/Qwen2.5-Math-1.5B`"
+    )
 }
 
 fn looks_like_hub_id(spec: &str) -> bool {
@@ -74,7 +80,11 @@ pub fn resolve_hub_model(id: &str) -> Result<PathBuf> {
         anyhow!(
             "model {id}: config.json not found in the hub cache {}{}",
             cache.path().display(),
-            if hub_offline() { " (HF_HUB_OFFLINE is set)" } else { " and could not be downloaded" }
+            if hub_offline() {
+                " (HF_HUB_OFFLINE is set)"
+            } else {
+                " and could not be downloaded"
+            }
         )
     })?;
     let dir = config
@@ -86,11 +96,15 @@ pub fn resolve_hub_model(id: &str) -> Result<PathBuf> {
     }
     if let Some(index) = get(super::weights::INDEX_FILE)? {
         let text = std::fs::read_to_string(&index)?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", index.display()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", index.display()))?;
         let mut shards: Vec<String> = json["weight_map"]
             .as_object()
-            .map(|m| m.values().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|m| {
+                m.values()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         shards.sort();
         shards.dedup();
@@ -98,8 +112,9 @@ pub fn resolve_hub_model(id: &str) -> Result<PathBuf> {
             get(&shard)?.ok_or_else(|| anyhow!("model {id}: weight shard {shard} is missing"))?;
         }
     } else {
-        get(super::weights::SINGLE_FILE)?
-            .ok_or_else(|| anyhow!("model {id}: no model.safetensors or shard index in the hub cache"))?;
+        get(super::weights::SINGLE_FILE)?.ok_or_else(|| {
+            anyhow!("model {id}: no model.safetensors or shard index in the hub cache")
+        })?;
     }
     Ok(dir)
 }

@@ -20,8 +20,9 @@ pub struct RandomInit {
 
 fn name_hash(name: &str) -> u64 {
     // FNV-1a: stable across platforms and releases.
-    name.bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 impl TensorSource for RandomInit {
@@ -49,6 +50,9 @@ impl TensorSource for RandomInit {
                 })
                 .collect()
         };
-        Ok(Tensor::from_data(TensorData::new(values, shape).convert_dtype(dtype), (device, dtype)))
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape).convert_dtype(dtype),
+            (device, dtype),
+        ))
     }
 }

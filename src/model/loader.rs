@@ -24,7 +24,13 @@ pub fn load_linear<B: Backend>(
     dtype: DType,
     device: &B::Device,
 ) -> Result<Linear<B>> {
-    let weight = store.load::<B, 2>(&format!("{prefix}.weight"), [d_in, d_out], true, dtype, device)?;
+    let weight = store.load::<B, 2>(
+        &format!("{prefix}.weight"),
+        [d_in, d_out],
+        true,
+        dtype,
+        device,
+    )?;
     let bias = if bias {
         Some(Param::from_tensor(store.load::<B, 1>(
             &format!("{prefix}.bias"),
@@ -80,10 +86,25 @@ pub fn load_backbone<B: Backend>(
     for i in 0..config.num_hidden_layers {
         let p = format!("{prefix}layers.{i}");
         let lin = |name: &str, d_in, d_out, bias| {
-            load_linear::<B>(store, &format!("{p}.{name}"), d_in, d_out, bias, dtype, device)
+            load_linear::<B>(
+                store,
+                &format!("{p}.{name}"),
+                d_in,
+                d_out,
+                bias,
+                dtype,
+                device,
+            )
         };
         layers.push(DecoderLayer {
-            input_layernorm: load_norm(store, &format!("{p}.input_layernorm.weight"), h, eps, dtype, device)?,
+            input_layernorm: load_norm(
+                store,
+                &format!("{p}.input_layernorm.weight"),
+                h,
+                eps,
+                dtype,
+                device,
+            )?,
             self_attn: Attention {
                 q_proj: lin("self_attn.q_proj", h, nh * hd, true)?,
                 k_proj: lin("self_attn.k_proj", h, nkv * hd, true)?,
@@ -113,7 +134,14 @@ pub fn load_backbone<B: Backend>(
             weight: Param::from_tensor(embed),
         },
         layers,
-        norm: load_norm(store, &format!("{prefix}norm.weight"), h, eps, dtype, device)?,
+        norm: load_norm(
+            store,
+            &format!("{prefix}norm.weight"),
+            h,
+            eps,
+            dtype,
+            device,
+        )?,
         rope_theta: config.rope_theta(),
         head_dim: hd,
     })
@@ -133,8 +161,16 @@ pub fn load_causal_lm<B: Backend>(
         None
     } else {
         Some(
-            load_linear(&store, "lm_head", config.hidden_size, config.vocab_size, false, dtype, device)
-                .with_context(|| format!("loading the model in {}", dir.display()))?,
+            load_linear(
+                &store,
+                "lm_head",
+                config.hidden_size,
+                config.vocab_size,
+                false,
+                dtype,
+                device,
+            )
+            .with_context(|| format!("loading the model in {}", dir.display()))?,
         )
     };
     Ok(Qwen2ForCausalLm { model, lm_head })
@@ -151,7 +187,15 @@ pub fn random_causal_lm<B: Backend>(
     let lm_head = if config.tie_word_embeddings {
         None
     } else {
-        Some(load_linear(init, "lm_head", config.hidden_size, config.vocab_size, false, dtype, device)?)
+        Some(load_linear(
+            init,
+            "lm_head",
+            config.hidden_size,
+            config.vocab_size,
+            false,
+            dtype,
+            device,
+        )?)
     };
     Ok(Qwen2ForCausalLm { model, lm_head })
 }

@@ -23,5 +23,5 @@ pub use attention::AttentionMask;
 pub use config::Qwen2Config;
 pub use kv_cache::KvCache;
 pub use loader::{load_backbone, load_causal_lm};
-pub use qwen2::{Batch, Qwen2ForCausalLm, Qwen2Model};
 pub use pretrained::{PretrainedLm, load_pretrained};
+pub use qwen2::{Batch, Qwen2ForCausalLm, Qwen2Model};

@@ -16,9 +16,18 @@ pub struct Preset {
 }
 
 const PRESETS: &[(&str, &str)] = &[
-    ("qwen2.5-math-1.5b", include_str!("../../models/qwen2.5-math-1.5b.toml")),
-    ("qwen2.5-math-7b", include_str!("../../models/qwen2.5-math-7b.toml")),
-    ("qwen2.5-math-prm-7b", include_str!("../../models/qwen2.5-math-prm-7b.toml")),
+    (
+        "qwen2.5-math-1.5b",
+        include_str!("../../models/qwen2.5-math-1.5b.toml"),
+    ),
+    (
+        "qwen2.5-math-7b",
+        include_str!("../../models/qwen2.5-math-7b.toml"),
+    ),
+    (
+        "qwen2.5-math-prm-7b",
+        include_str!("../../models/qwen2.5-math-prm-7b.toml"),
+    ),
 ];
 
 /// Names of every preset.

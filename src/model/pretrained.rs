@@ -54,7 +54,11 @@ pub struct PretrainedLm<B: Backend> {
 }
 
 /// Loads `spec` (directory, preset or hub id) computing in `dtype` on `device`.
-pub fn load_pretrained<B: Backend>(spec: &str, dtype: DType, device: &B::Device) -> Result<PretrainedLm<B>> {
+pub fn load_pretrained<B: Backend>(
+    spec: &str,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<PretrainedLm<B>> {
     let dir = resolve_model_dir(spec)?;
     let config = Qwen2Config::from_file(&dir.join("config.json"))?;
     let model = load_causal_lm(&dir, &config, dtype, device)?;

@@ -25,7 +25,10 @@ impl<B: Backend> Batch<B> {
     /// Unpadded rows of equal length starting at position 0 (causal masking only).
     pub fn dense(rows: &[Vec<u32>], device: &B::Device) -> Self {
         let seq = rows.first().map_or(0, Vec::len);
-        assert!(rows.iter().all(|r| r.len() == seq), "rows must have equal lengths");
+        assert!(
+            rows.iter().all(|r| r.len() == seq),
+            "rows must have equal lengths"
+        );
         Self {
             ids: ids_tensor(rows, device),
             positions: vec![(0..seq).collect(); rows.len()],
@@ -93,7 +96,11 @@ pub fn causal_padding_mask<B: Backend>(
     let keys = past + queries;
     let mut flat = Vec::with_capacity(key_valid.len() * queries * keys);
     for valid in key_valid {
-        assert_eq!(valid.len(), keys, "key mask must cover cached and new positions");
+        assert_eq!(
+            valid.len(),
+            keys,
+            "key mask must cover cached and new positions"
+        );
         for i in 0..queries {
             for (j, &ok) in valid.iter().enumerate() {
                 flat.push(!(ok && j <= past + i));

@@ -37,7 +37,10 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
 }
 
 /// The global L2 norm of the gradients of `module`'s parameters (NaN/Inf propagate).
-pub fn global_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(module: &M, grads: &GradientsParams) -> f32 {
+pub fn global_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: &GradientsParams,
+) -> f32 {
     let mut v = SquaredNorm::<B> { grads, total: None };
     module.visit(&mut v);
     match v.total {

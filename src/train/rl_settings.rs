@@ -3,7 +3,10 @@
 use anyhow::{Result, anyhow};
 
 use super::config::{TrainConfig, TruncatedCompletions};
-use crate::rl::{AdvantageConfig, Algorithm, FilterConfig, KlEstimator, LossAggregation, LossConfig, ScaleRewards};
+use crate::rl::{
+    AdvantageConfig, Algorithm, FilterConfig, KlEstimator, LossAggregation, LossConfig,
+    ScaleRewards,
+};
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, name: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(name.to_string()))
@@ -30,7 +33,10 @@ pub fn filter_config(c: &TrainConfig) -> FilterConfig {
 /// Advantage settings.
 pub fn advantage_config(c: &TrainConfig) -> Result<AdvantageConfig> {
     Ok(AdvantageConfig {
-        scale_rewards: parse::<ScaleRewards>("algorithm.scale_rewards", c.algorithm.scale_rewards.as_str())?,
+        scale_rewards: parse::<ScaleRewards>(
+            "algorithm.scale_rewards",
+            c.algorithm.scale_rewards.as_str(),
+        )?,
         epsilon: c.algorithm.adv_epsilon as f32,
     })
 }
@@ -40,9 +46,16 @@ pub fn loss_config(c: &TrainConfig) -> Result<LossConfig> {
     Ok(LossConfig {
         clip_low: c.actor.clip_low as f32,
         clip_high: c.actor.clip_high as f32,
-        dual_clip_c: if c.actor.dual_clip > 0.0 { c.actor.dual_clip as f32 } else { f32::INFINITY },
+        dual_clip_c: if c.actor.dual_clip > 0.0 {
+            c.actor.dual_clip as f32
+        } else {
+            f32::INFINITY
+        },
         kl_coef: c.reference.kl_coef as f32,
-        kl_estimator: parse::<KlEstimator>("reference.kl_estimator", c.reference.kl_estimator.as_str())?,
+        kl_estimator: parse::<KlEstimator>(
+            "reference.kl_estimator",
+            c.reference.kl_estimator.as_str(),
+        )?,
         entropy_coef: c.actor.entropy_coef as f32,
         aggregation: parse::<LossAggregation>("actor.loss_agg", c.actor.loss_agg.as_str())?,
     })

@@ -43,7 +43,11 @@ pub fn sample_groups<B: Backend, R: Rng + ?Sized>(
             jobs.push((g, p));
         }
     }
-    let chunk = if max_batch == 0 { jobs.len().max(1) } else { max_batch };
+    let chunk = if max_batch == 0 {
+        jobs.len().max(1)
+    } else {
+        max_batch
+    };
     let mut out = Vec::with_capacity(jobs.len());
     for part in jobs.chunks(chunk) {
         let batch: Vec<Vec<u32>> = part.iter().map(|(_, p)| (*p).clone()).collect();

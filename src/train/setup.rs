@@ -6,7 +6,9 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::config::TrainConfig;
-use super::toy::{BUILTIN_POLICY, BUILTIN_PRM, TOY_DATASET, toy_prompts, train_toy_prm, warmup_sft};
+use super::toy::{
+    BUILTIN_POLICY, BUILTIN_PRM, TOY_DATASET, toy_prompts, train_toy_prm, warmup_sft,
+};
 use crate::data::{LoadOptions, Problem, PromptTemplate, default_data_dir, load_dataset};
 use crate::generation::{GenerationConfig, SamplingParams};
 use crate::model::dtype::parse_dtype;
@@ -59,7 +61,10 @@ pub fn policy_config(config: &TrainConfig, tokenizer: &Tokenizer) -> Result<Qwen
 }
 
 /// Loads or builds every model of the run.
-pub fn build_models<B: AutodiffBackend>(config: &TrainConfig, device: &B::Device) -> Result<Models<B>> {
+pub fn build_models<B: AutodiffBackend>(
+    config: &TrainConfig,
+    device: &B::Device,
+) -> Result<Models<B>> {
     let dtype = parse_dtype(config.policy.dtype.as_str())?;
     let seed = config.run.seed;
     let (mut policy, tokenizer, eos) = if config.policy.model == BUILTIN_POLICY {
@@ -84,7 +89,10 @@ pub fn build_models<B: AutodiffBackend>(config: &TrainConfig, device: &B::Device
     for s in &config.rollout.stop {
         let ids = tokenizer.encode(s)?;
         if ids.len() != 1 {
-            bail!("rollout.stop: {s:?} is not a single token ({} tokens); use rollout.stop_token_ids", ids.len());
+            bail!(
+                "rollout.stop: {s:?} is not a single token ({} tokens); use rollout.stop_token_ids",
+                ids.len()
+            );
         }
         stop_ids.extend(ids);
     }
@@ -102,7 +110,10 @@ pub fn build_models<B: AutodiffBackend>(config: &TrainConfig, device: &B::Device
             }
         },
         max_new_tokens: config.rollout.max_response_length,
-        pad_id: tokenizer.pad_token_id().or(stop_ids.first().copied()).unwrap_or(0),
+        pad_id: tokenizer
+            .pad_token_id()
+            .or(stop_ids.first().copied())
+            .unwrap_or(0),
         stop_ids,
     };
 
@@ -126,7 +137,12 @@ pub fn build_models<B: AutodiffBackend>(config: &TrainConfig, device: &B::Device
             let prm = train_toy_prm::<B>(config, &tokenizer, device)?;
             Some(PrmScorer::new(prm.valid(), tokenizer.clone(), settings)?)
         } else {
-            Some(PrmScorer::load(&config.prm.model, prm_dtype, settings, device)?)
+            Some(PrmScorer::load(
+                &config.prm.model,
+                prm_dtype,
+                settings,
+                device,
+            )?)
         }
     } else {
         None
@@ -146,17 +162,25 @@ fn toy_or_train_problems(config: &TrainConfig) -> Result<Vec<Problem>> {
         if name == TOY_DATASET {
             out.extend(toy_prompts(config.run.seed));
         } else {
-            let set = load_dataset(name, &default_data_dir(), &LoadOptions {
-                skip_bad_rows: config.data.skip_bad_rows,
-                limit: None,
-            })?;
+            let set = load_dataset(
+                name,
+                &default_data_dir(),
+                &LoadOptions {
+                    skip_bad_rows: config.data.skip_bad_rows,
+                    limit: None,
+                },
+            )?;
             out.extend(set.problems);
         }
     }
     Ok(out)
 }
 
-fn encode_all(config: &TrainConfig, tokenizer: &Tokenizer, problems: Vec<Problem>) -> Result<Vec<PromptItem>> {
+fn encode_all(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+    problems: Vec<Problem>,
+) -> Result<Vec<PromptItem>> {
     let template = PromptTemplate {
         system: (!config.data.system_prompt.is_empty()).then(|| config.data.system_prompt.clone()),
         suffix: config.data.user_suffix.clone(),
@@ -179,17 +203,24 @@ fn encode_all(config: &TrainConfig, tokenizer: &Tokenizer, problems: Vec<Problem
 }
 
 /// Training and validation prompts, tokenised.
-pub fn load_prompts(config: &TrainConfig, tokenizer: &Tokenizer) -> Result<(Vec<PromptItem>, Vec<PromptItem>)> {
+pub fn load_prompts(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+) -> Result<(Vec<PromptItem>, Vec<PromptItem>)> {
     let train = encode_all(config, tokenizer, toy_or_train_problems(config)?)?;
     let mut val = Vec::new();
     for name in &config.data.val_files {
         let problems = if name == TOY_DATASET {
             toy_prompts(config.run.seed ^ 0x76616c)
         } else {
-            load_dataset(name, &default_data_dir(), &LoadOptions {
-                skip_bad_rows: config.data.skip_bad_rows,
-                limit: None,
-            })?
+            load_dataset(
+                name,
+                &default_data_dir(),
+                &LoadOptions {
+                    skip_bad_rows: config.data.skip_bad_rows,
+                    limit: None,
+                },
+            )?
             .problems
         };
         val.extend(encode_all(config, tokenizer, problems)?);

@@ -22,7 +22,10 @@ impl<B: AutodiffBackend> Trainer<B> {
 
         // 1. A batch of prompts (seeded shuffle, epochs, checkpointed cursor).
         let batch: Vec<usize> = self.sampler.next_batch();
-        let prompt_ids: Vec<Vec<u32>> = batch.iter().map(|&i| self.train_set[i].ids.clone()).collect();
+        let prompt_ids: Vec<Vec<u32>> = batch
+            .iter()
+            .map(|&i| self.train_set[i].ids.clone())
+            .collect();
 
         // 2. Rollout: n completions per prompt from the current policy, on the inference backend.
         let t = Instant::now();
@@ -58,9 +61,17 @@ impl<B: AutodiffBackend> Trainer<B> {
             (Some(prm), true) => {
                 let pairs: Vec<(&str, &str)> = rollouts
                     .iter()
-                    .map(|r| (self.train_set[batch[r.group]].problem.problem.as_str(), r.text.as_str()))
+                    .map(|r| {
+                        (
+                            self.train_set[batch[r.group]].problem.problem.as_str(),
+                            r.text.as_str(),
+                        )
+                    })
                     .collect();
-                prm.score(&pairs)?.into_iter().map(|s| s.step_probs).collect()
+                prm.score(&pairs)?
+                    .into_iter()
+                    .map(|s| s.step_probs)
+                    .collect()
             }
             _ => vec![Vec::new(); rollouts.len()],
         };
@@ -79,15 +90,28 @@ impl<B: AutodiffBackend> Trainer<B> {
             })
             .collect();
         let algorithm = rl_settings::algorithm(&cfg)?;
-        let filtered = filter_batch(algorithm, &rl_settings::filter_config(&cfg), &completions, &mut self.filter_rng)
-            .context("filtering the rollouts")?;
+        let filtered = filter_batch(
+            algorithm,
+            &rl_settings::filter_config(&cfg),
+            &completions,
+            &mut self.filter_rng,
+        )
+        .context("filtering the rollouts")?;
 
         // 6. Advantages per kept group (truncated completions leave the loss when masked).
-        let masked = |i: usize| rollouts[i].truncated && cfg.rollout.truncated == TruncatedCompletions::Mask;
-        let kept: Vec<usize> = filtered.kept_indices().into_iter().filter(|&i| !masked(i)).collect();
+        let masked =
+            |i: usize| rollouts[i].truncated && cfg.rollout.truncated == TruncatedCompletions::Mask;
+        let kept: Vec<usize> = filtered
+            .kept_indices()
+            .into_iter()
+            .filter(|&i| !masked(i))
+            .collect();
         let advantages = group_advantages(
             &kept.iter().map(|&i| rollouts[i].group).collect::<Vec<_>>(),
-            &kept.iter().map(|&i| filtered.decisions[i].reward).collect::<Vec<_>>(),
+            &kept
+                .iter()
+                .map(|&i| filtered.decisions[i].reward)
+                .collect::<Vec<_>>(),
             &rl_settings::advantage_config(&cfg)?,
         );
 
@@ -107,7 +131,13 @@ impl<B: AutodiffBackend> Trainer<B> {
             .collect();
         if let Some(reference) = &self.reference {
             let temperature = self.generation.sampling.temperature.max(1e-6);
-            let refs = reference_logprobs(reference, &items, cfg.actor.micro_batch_size, temperature, self.generation.pad_id);
+            let refs = reference_logprobs(
+                reference,
+                &items,
+                cfg.actor.micro_batch_size,
+                temperature,
+                self.generation.pad_id,
+            );
             for (item, r) in items.iter_mut().zip(refs) {
                 item.ref_logprobs = Some(r);
             }
@@ -115,7 +145,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         let lr = self.lr.lr_at(self.step);
         let plan = UpdatePlan {
             epochs: cfg.actor.ppo_epochs,
-            mini_batches: cfg.actor.prompts_per_step.div_ceil(cfg.actor.mini_batch_prompts.max(1)),
+            mini_batches: cfg
+                .actor
+                .prompts_per_step
+                .div_ceil(cfg.actor.mini_batch_prompts.max(1)),
             micro_batch: cfg.actor.micro_batch_size,
             lr,
             grad_clip: cfg.actor.grad_clip as f32,
@@ -125,30 +158,58 @@ impl<B: AutodiffBackend> Trainer<B> {
             loss: rl_settings::loss_config(&cfg)?,
         };
         let policy = self.policy.clone();
-        let (policy, update) = update_policy(policy, &mut self.optimizer, &items, &plan, &mut self.update_rng)?;
+        let (policy, update) = update_policy(
+            policy,
+            &mut self.optimizer,
+            &items,
+            &plan,
+            &mut self.update_rng,
+        )?;
         self.policy = policy;
         let update_s = t.elapsed().as_secs_f64();
         let grad_norm = update.grad_norms.iter().copied().fold(0.0f32, f32::max);
         self.nan_guard
-            .check(step, update.loss as f64, if update.skipped_steps > 0 { f64::NAN } else { grad_norm as f64 })
+            .check(
+                step,
+                update.loss as f64,
+                if update.skipped_steps > 0 {
+                    f64::NAN
+                } else {
+                    grad_norm as f64
+                },
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
 
         // 8. Metrics (TRL / verl names) and samples.
         self.step = step;
         let rewards: Vec<f64> = correct.iter().map(|&c| c as u8 as f64).collect();
         let mut m = StepMetrics::new(step);
-        let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+        let mean = |v: &[f64]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
         let reward_mean = mean(&rewards);
         m.set("reward", reward_mean);
         m.set("reward_std", std_unbiased(&rewards));
         let groups = batch.len();
         let zero_std = (0..groups)
             .filter(|&g| {
-                let r: Vec<f64> = rollouts.iter().zip(&rewards).filter(|(x, _)| x.group == g).map(|(_, &v)| v).collect();
+                let r: Vec<f64> = rollouts
+                    .iter()
+                    .zip(&rewards)
+                    .filter(|(x, _)| x.group == g)
+                    .map(|(_, &v)| v)
+                    .collect();
                 r.iter().all(|&v| v == r[0])
             })
             .count();
-        m.set("frac_reward_zero_std", zero_std as f64 / groups.max(1) as f64);
+        m.set(
+            "frac_reward_zero_std",
+            zero_std as f64 / groups.max(1) as f64,
+        );
         let lengths: Vec<f64> = rollouts.iter().map(|r| r.ids.len() as f64).collect();
         m.set("completions/mean_length", mean(&lengths));
         m.set(
@@ -168,8 +229,14 @@ impl<B: AutodiffBackend> Trainer<B> {
         m.set("prof/kept_correct", filtered.kept_correct() as f64);
         m.set("prof/kept_incorrect", filtered.kept_incorrect() as f64);
         if algorithm.uses_prm() {
-            m.set("prof/score_mean_correct", filtered.score_mean(true).map_or(f64::NAN, |v| v as f64));
-            m.set("prof/score_mean_incorrect", filtered.score_mean(false).map_or(f64::NAN, |v| v as f64));
+            m.set(
+                "prof/score_mean_correct",
+                filtered.score_mean(true).map_or(f64::NAN, |v| v as f64),
+            );
+            m.set(
+                "prof/score_mean_incorrect",
+                filtered.score_mean(false).map_or(f64::NAN, |v| v as f64),
+            );
         }
         let steps: Vec<f64> = step_probs.iter().map(|p| p.len() as f64).collect();
         m.set("prm/step_count_mean", mean(&steps));
@@ -177,7 +244,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         m.set("timing/prm_s", prm_s);
         m.set("timing/update_s", update_s);
         let generated: usize = rollouts.iter().map(|r| r.ids.len()).sum();
-        m.set("perf/tokens_per_s", generated as f64 / started.elapsed().as_secs_f64().max(1e-9));
+        m.set(
+            "perf/tokens_per_s",
+            generated as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        );
         m.set("update/skipped_steps", update.skipped_steps as f64);
 
         if cfg.run.samples_every > 0 && step % cfg.run.samples_every == 0 {

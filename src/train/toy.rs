@@ -69,12 +69,15 @@ pub fn warmup_sft<B: AutodiffBackend>(
     if examples.is_empty() {
         anyhow::bail!("warmup_sft.steps > 0 but no training problem has a reference solution");
     }
-    let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init::<B, Qwen2ForCausalLm<B>>();
+    let mut optimizer = AdamWConfig::new()
+        .with_weight_decay(0.0)
+        .init::<B, Qwen2ForCausalLm<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed ^ 0x736674);
     let batch = config.warmup_sft.batch_size.max(1);
     for _ in 0..config.warmup_sft.steps {
-        let picked: Vec<&(Vec<u32>, Vec<u32>)> =
-            (0..batch).map(|_| &examples[rng.random_range(0..examples.len())]).collect();
+        let picked: Vec<&(Vec<u32>, Vec<u32>)> = (0..batch)
+            .map(|_| &examples[rng.random_range(0..examples.len())])
+            .collect();
         let prompts: Vec<&[u32]> = picked.iter().map(|e| e.0.as_slice()).collect();
         let responses: Vec<&[u32]> = picked.iter().map(|e| e.1.as_slice()).collect();
         let layout = ResponseBatch::new(&prompts, &responses);
@@ -134,14 +137,22 @@ pub fn train_toy_prm<B: AutodiffBackend>(
 ) -> Result<ProcessRewardModel<B>> {
     let shape: Qwen2Config = super::setup::policy_config(config, tokenizer)?;
     let seed = config.run.seed ^ 0x7072;
-    let mut prm = ProcessRewardModel::<B>::random(&shape, &RandomInit { seed, std: 0.02 }, DType::F32, device)?;
+    let mut prm = ProcessRewardModel::<B>::random(
+        &shape,
+        &RandomInit { seed, std: 0.02 },
+        DType::F32,
+        device,
+    )?;
     let examples = prm_examples(tokenizer, config.run.seed)?;
-    let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init::<B, ProcessRewardModel<B>>();
+    let mut optimizer = AdamWConfig::new()
+        .with_weight_decay(0.0)
+        .init::<B, ProcessRewardModel<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let pad = tokenizer.pad_token_id().unwrap_or(0);
     for _ in 0..TOY_PRM_STEPS {
-        let picked: Vec<&PrmExample> =
-            (0..TOY_PRM_BATCH).map(|_| &examples[rng.random_range(0..examples.len())]).collect();
+        let picked: Vec<&PrmExample> = (0..TOY_PRM_BATCH)
+            .map(|_| &examples[rng.random_range(0..examples.len())])
+            .collect();
         let rows: Vec<Vec<u32>> = picked.iter().map(|e| e.ids.clone()).collect();
         let batch = Batch::<B>::right_padded(&rows, pad, device);
         let seq = batch.ids.dims()[1];
@@ -158,7 +169,10 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         }
         let n = index.len();
         let flat = log_probs.reshape([rows.len() * seq, 2]);
-        let picked_rows = flat.select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(index, [n]), device));
+        let picked_rows = flat.select(
+            0,
+            Tensor::<B, 1, Int>::from_data(TensorData::new(index, [n]), device),
+        );
         let target = Tensor::<B, 2, Int>::from_data(TensorData::new(class, [n, 1]), device);
         let loss = -picked_rows.gather(1, target).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &prm);
@@ -168,6 +182,8 @@ pub fn train_toy_prm<B: AutodiffBackend>(
 }
 
 /// Keeps the autodiff wrapper out of callers that only need inference.
-pub fn frozen<B: AutodiffBackend>(prm: &ProcessRewardModel<B>) -> ProcessRewardModel<B::InnerBackend> {
+pub fn frozen<B: AutodiffBackend>(
+    prm: &ProcessRewardModel<B>,
+) -> ProcessRewardModel<B::InnerBackend> {
     prm.valid()
 }

@@ -12,7 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::{
-    CheckpointContents, CheckpointManager, NamedTensor as CkptTensor, ResumableRng, TrainState, load_checkpoint,
+    CheckpointContents, CheckpointManager, NamedTensor as CkptTensor, ResumableRng, TrainState,
+    load_checkpoint,
 };
 use super::config::TrainConfig;
 use super::config_keys::to_annotated_toml;
@@ -102,7 +103,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             Some(dir) => run_dir_of(dir)?,
             None => new_run_dir(&config)?,
         };
-        std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("creating {}", out_dir.display()))?;
         let Models {
             policy,
             reference,
@@ -114,7 +116,12 @@ impl<B: AutodiffBackend> Trainer<B> {
         if train_set.is_empty() {
             bail!("no training prompts (data.train_files)");
         }
-        let sampler = PromptSampler::new(train_set.len(), config.actor.prompts_per_step, seed, config.data.shuffle)?;
+        let sampler = PromptSampler::new(
+            train_set.len(),
+            config.actor.prompts_per_step,
+            seed,
+            config.data.shuffle,
+        )?;
         let total_steps = config.total_steps(sampler.steps_per_epoch());
         let mut trainer = Self {
             lr: LrScheduler::from_config(&config.actor, total_steps),
@@ -137,7 +144,10 @@ impl<B: AutodiffBackend> Trainer<B> {
             metrics: MetricsWriter::create(&out_dir.join("metrics.jsonl"))?,
             samples: SamplesWriter::create(&out_dir.join("samples.jsonl"))?,
             progress: TrainProgress::new(total_steps, 0, config.logging.progress),
-            checkpoints: CheckpointManager::new(out_dir.join("checkpoints"), config.run.keep_checkpoints),
+            checkpoints: CheckpointManager::new(
+                out_dir.join("checkpoints"),
+                config.run.keep_checkpoints,
+            ),
             out_dir,
             device,
             config,
@@ -173,7 +183,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             }
             self.progress.step_done(&summary);
             if self.config.logging.plots
-                && (self.step % self.config.logging.plot_every.max(1) == 0 || self.step == self.total_steps)
+                && (self.step % self.config.logging.plot_every.max(1) == 0
+                    || self.step == self.total_steps)
             {
                 plot_metrics_file(self.metrics.path(), &self.out_dir.join("curves.png"))?;
             }
@@ -196,9 +207,15 @@ impl<B: AutodiffBackend> Trainer<B> {
             &self.config.hash_hex(),
             self.nan_guard.clone(),
         );
-        state.rngs.insert("rollout".into(), self.rollout_rng.save_state());
-        state.rngs.insert("filter".into(), self.filter_rng.save_state());
-        state.rngs.insert("update".into(), self.update_rng.save_state());
+        state
+            .rngs
+            .insert("rollout".into(), self.rollout_rng.save_state());
+        state
+            .rngs
+            .insert("filter".into(), self.filter_rng.save_state());
+        state
+            .rngs
+            .insert("update".into(), self.update_rng.save_state());
         let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
         let policy_bytes = recorder
             .record(self.policy.clone().into_record(), ())
@@ -211,9 +228,17 @@ impl<B: AutodiffBackend> Trainer<B> {
         let st = st_dtype(dtype)?;
         let weights: Vec<CkptTensor> = to_bytes(causal_lm_tensors(&self.policy.valid()), dtype)
             .into_iter()
-            .map(|(name, shape, data)| CkptTensor { name, dtype: st, shape, data })
+            .map(|(name, shape, data)| CkptTensor {
+                name,
+                dtype: st,
+                shape,
+                data,
+            })
             .collect();
-        let weight_views = weights.iter().map(CkptTensor::view).collect::<Result<Vec<_>>>()?;
+        let weight_views = weights
+            .iter()
+            .map(CkptTensor::view)
+            .collect::<Result<Vec<_>>>()?;
         let hf_config = serde_json::to_vec_pretty(&self.policy_config_json()?)?;
         let mut files: Vec<(String, &[u8])> = vec![
             ("config.json".into(), &hf_config),
@@ -277,13 +302,19 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.nan_guard = ckpt.state.nan_guard.clone();
         self.metrics = MetricsWriter::resume(&self.out_dir.join("metrics.jsonl"), self.step)?;
         self.samples = SamplesWriter::resume(&self.out_dir.join("samples.jsonl"), self.step)?;
-        self.progress = TrainProgress::new(self.total_steps, self.step, self.config.logging.progress);
+        self.progress =
+            TrainProgress::new(self.total_steps, self.step, self.config.logging.progress);
         Ok(())
     }
 
     fn policy_config_json(&self) -> Result<serde_json::Value> {
         let mut c = super::setup::policy_config(&self.config, &self.tokenizer)?;
-        c.dtype = Some(crate::model::dtype::dtype_name(self.policy.model.dtype()).replace("f32", "float32").replace("bf16", "bfloat16").replace("f16", "float16"));
+        c.dtype = Some(
+            crate::model::dtype::dtype_name(self.policy.model.dtype())
+                .replace("f32", "float32")
+                .replace("bf16", "bfloat16")
+                .replace("f16", "float16"),
+        );
         c.architectures = Some(vec!["Qwen2ForCausalLM".into()]);
         let mut v = serde_json::to_value(&c)?;
         v["model_type"] = "qwen2".into();

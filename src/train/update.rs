@@ -66,7 +66,11 @@ pub struct UpdateStats {
     pub tokens: usize,
 }
 
-fn matrix<B: burn::tensor::backend::Backend>(rows: &[&[f32]], width: usize, device: &B::Device) -> Tensor<B, 2> {
+fn matrix<B: burn::tensor::backend::Backend>(
+    rows: &[&[f32]],
+    width: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
     let mut flat = Vec::with_capacity(rows.len() * width);
     for r in rows {
         flat.extend_from_slice(&r[..r.len().min(width)]);
@@ -107,14 +111,21 @@ where
             let mut finite = true;
             for micro in mini.chunks(plan.micro_batch.max(1)) {
                 let batch_items: Vec<&UpdateItem> = micro.iter().map(|&i| &items[i]).collect();
-                let prompts: Vec<&[u32]> = batch_items.iter().map(|it| it.prompt.as_slice()).collect();
-                let responses: Vec<&[u32]> = batch_items.iter().map(|it| it.response.as_slice()).collect();
+                let prompts: Vec<&[u32]> =
+                    batch_items.iter().map(|it| it.prompt.as_slice()).collect();
+                let responses: Vec<&[u32]> = batch_items
+                    .iter()
+                    .map(|it| it.response.as_slice())
+                    .collect();
                 let layout = ResponseBatch::new(&prompts, &responses);
                 let width = layout.max_response.max(1);
                 let mask = layout.response_mask::<B>(&device);
                 let (logp, entropy) =
                     response_logprobs(&policy, &layout, plan.temperature, plan.pad_id, true);
-                let old: Vec<&[f32]> = batch_items.iter().map(|it| it.old_logprobs.as_slice()).collect();
+                let old: Vec<&[f32]> = batch_items
+                    .iter()
+                    .map(|it| it.old_logprobs.as_slice())
+                    .collect();
                 let reference = if batch_items.iter().all(|it| it.ref_logprobs.is_some()) {
                     let r: Vec<&[f32]> = batch_items
                         .iter()
@@ -129,7 +140,10 @@ where
                     log_probs: logp,
                     old_log_probs: matrix::<B>(&old, width, &device),
                     ref_log_probs: reference,
-                    advantages: Tensor::from_data(TensorData::new(adv, [batch_items.len()]), &device),
+                    advantages: Tensor::from_data(
+                        TensorData::new(adv, [batch_items.len()]),
+                        &device,
+                    ),
                     mask,
                     entropies: entropy,
                 };
@@ -140,11 +154,12 @@ where
                 let out = compute_loss(input, &plan.loss, &norm)?;
                 // Micro-batch losses are averaged over the mini-batch, except the DAPO global
                 // token mean, which already divides by the mini-batch's token count.
-                let scale = if plan.loss.aggregation == crate::rl::LossAggregation::DapoGlobalTokenMean {
-                    1.0
-                } else {
-                    micro.len() as f32 / mini.len() as f32
-                };
+                let scale =
+                    if plan.loss.aggregation == crate::rl::LossAggregation::DapoGlobalTokenMean {
+                        1.0
+                    } else {
+                        micro.len() as f32 / mini.len() as f32
+                    };
                 let loss = out.loss * scale;
                 let value: f32 = loss.clone().into_scalar().elem();
                 if !value.is_finite() {
@@ -230,6 +245,8 @@ pub fn reference_logprobs<B: burn::tensor::backend::Backend>(
 }
 
 /// The inner (no-autodiff) view of a policy, for rollouts and reference copies.
-pub fn inference_view<B: AutodiffBackend>(policy: &Qwen2ForCausalLm<B>) -> Qwen2ForCausalLm<B::InnerBackend> {
+pub fn inference_view<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+) -> Qwen2ForCausalLm<B::InnerBackend> {
     policy.valid()
 }

@@ -19,7 +19,10 @@ pub fn shared_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIP: shared material not found at {} (set PROF_SHARED_DIR)", dir.display());
+        eprintln!(
+            "SKIP: shared material not found at {} (set PROF_SHARED_DIR)",
+            dir.display()
+        );
         None
     }
 }
@@ -52,5 +55,8 @@ pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
 /// Largest absolute difference of two equal-length slices.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }

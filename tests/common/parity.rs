@@ -16,7 +16,11 @@ pub fn load<B: Backend>(name: &str, dtype: DType, device: &B::Device) -> Qwen2Fo
 }
 
 /// Logits of one unpadded sequence as host rows.
-pub fn logits_rows<B: Backend>(model: &Qwen2ForCausalLm<B>, ids: &[u32], device: &B::Device) -> Vec<Vec<f32>> {
+pub fn logits_rows<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    ids: &[u32],
+    device: &B::Device,
+) -> Vec<Vec<f32>> {
     let batch = Batch::<B>::dense(&[ids.to_vec()], device);
     rows(model.forward(&batch, None))
 }
@@ -28,7 +32,13 @@ fn rows<B: Backend>(logits: burn::tensor::Tensor<B, 3>) -> Vec<Vec<f32>> {
 }
 
 /// Full-forward logits of every fixture case match within `tol`.
-pub fn check_logits<B: Backend>(model_dir: &str, expected: &str, dtype: DType, tol: f32, device: &B::Device) {
+pub fn check_logits<B: Backend>(
+    model_dir: &str,
+    expected: &str,
+    dtype: DType,
+    tol: f32,
+    device: &B::Device,
+) {
     let model = load::<B>(model_dir, dtype, device);
     let exp = read_json(&fixtures().join("expected").join(expected));
     for (c, case) in exp["cases"].as_array().unwrap().iter().enumerate() {
@@ -36,7 +46,10 @@ pub fn check_logits<B: Backend>(model_dir: &str, expected: &str, dtype: DType, t
         let got = logits_rows(&model, &ids, device);
         for (t, row) in case["logits"].as_array().unwrap().iter().enumerate() {
             let err = max_abs_diff(&got[t], &f32s(row));
-            assert!(err <= tol, "{model_dir} case {c} position {t}: max abs err {err} > {tol}");
+            assert!(
+                err <= tol,
+                "{model_dir} case {c} position {t}: max abs err {err} > {tol}"
+            );
         }
     }
 }
@@ -48,7 +61,12 @@ pub fn check_incremental<B: Backend>(model_dir: &str, expected: &str, device: &B
     let exp = read_json(&fixtures().join("expected").join(expected));
     for (c, case) in exp["cases"].as_array().unwrap().iter().enumerate() {
         let ids = u32s(&case["ids"]);
-        let want: Vec<Vec<f32>> = case["logits"].as_array().unwrap().iter().map(f32s).collect();
+        let want: Vec<Vec<f32>> = case["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(f32s)
+            .collect();
         let mut cache = model.model.new_cache(1, ids.len());
         let prefill = 2.min(ids.len());
         let first = Batch::<B>::dense(&[ids[..prefill].to_vec()], device);
@@ -63,7 +81,10 @@ pub fn check_incremental<B: Backend>(model_dir: &str, expected: &str, device: &B
         }
         for t in 0..ids.len() {
             let err = max_abs_diff(&got[t], &want[t]);
-            assert!(err <= 1e-4, "{model_dir} case {c} cached position {t}: err {err}");
+            assert!(
+                err <= 1e-4,
+                "{model_dir} case {c} cached position {t}: err {err}"
+            );
         }
     }
 }
@@ -75,13 +96,25 @@ pub fn check_padded<B: Backend>(model_dir: &str, expected: &str, device: &B::Dev
     let pad = exp["pad_id"].as_u64().unwrap() as u32;
     for side in ["left", "right"] {
         let e = &exp[side];
-        let masks: Vec<Vec<u32>> = e["attention_mask"].as_array().unwrap().iter().map(u32s).collect();
+        let masks: Vec<Vec<u32>> = e["attention_mask"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(u32s)
+            .collect();
         let seqs: Vec<Vec<u32>> = e["input_ids"]
             .as_array()
             .unwrap()
             .iter()
             .zip(&masks)
-            .map(|(ids, m)| u32s(ids).into_iter().zip(m).filter(|(_, m)| **m == 1).map(|(t, _)| t).collect())
+            .map(|(ids, m)| {
+                u32s(ids)
+                    .into_iter()
+                    .zip(m)
+                    .filter(|(_, m)| **m == 1)
+                    .map(|(t, _)| t)
+                    .collect()
+            })
             .collect();
         let batch = match side {
             "left" => Batch::<B>::left_padded(&seqs, pad, device),
@@ -94,7 +127,10 @@ pub fn check_padded<B: Backend>(model_dir: &str, expected: &str, device: &B::Dev
             let want = e["logits"][i].as_array().unwrap();
             for t in 0..seq.len() {
                 let err = max_abs_diff(&got[i * width + offset + t], &f32s(&want[t]));
-                assert!(err <= 1e-4, "{model_dir} {side}-padded row {i} pos {t}: err {err}");
+                assert!(
+                    err <= 1e-4,
+                    "{model_dir} {side}-padded row {i} pos {t}: err {err}"
+                );
             }
         }
     }
@@ -110,13 +146,27 @@ pub fn check_greedy<B: Backend>(model_dir: &str, expected: &str, device: &B::Dev
         stop_ids: u32s(&exp["stop_ids"]),
         pad_id: exp["pad_id"].as_u64().unwrap() as u32,
     };
-    let finish = |s: &str| if s == "stop" { FinishReason::Stop } else { FinishReason::Length };
+    let finish = |s: &str| {
+        if s == "stop" {
+            FinishReason::Stop
+        } else {
+            FinishReason::Length
+        }
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let single = exp["single"].as_array().unwrap();
     for (c, case) in single.iter().enumerate() {
         let out = generate(&model, &[u32s(&case["ids"])], &config, &mut rng, |_| {});
-        assert_eq!(out[0].ids, u32s(&case["new_ids"]), "{model_dir} single case {c}");
-        assert_eq!(out[0].finish, finish(case["finish_reason"].as_str().unwrap()), "{model_dir} case {c}");
+        assert_eq!(
+            out[0].ids,
+            u32s(&case["new_ids"]),
+            "{model_dir} single case {c}"
+        );
+        assert_eq!(
+            out[0].finish,
+            finish(case["finish_reason"].as_str().unwrap()),
+            "{model_dir} case {c}"
+        );
     }
     let batch = &exp["batch_left_padded"];
     let prompts: Vec<Vec<u32>> = batch["input_ids"]
@@ -124,7 +174,14 @@ pub fn check_greedy<B: Backend>(model_dir: &str, expected: &str, device: &B::Dev
         .unwrap()
         .iter()
         .zip(batch["attention_mask"].as_array().unwrap())
-        .map(|(ids, m)| u32s(ids).into_iter().zip(u32s(m)).filter(|(_, m)| *m == 1).map(|(t, _)| t).collect())
+        .map(|(ids, m)| {
+            u32s(ids)
+                .into_iter()
+                .zip(u32s(m))
+                .filter(|(_, m)| *m == 1)
+                .map(|(t, _)| t)
+                .collect()
+        })
         .collect();
     let out = generate(&model, &prompts, &config, &mut rng, |_| {});
     for (i, want) in batch["new_ids"].as_array().unwrap().iter().enumerate() {

@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn splits_like_the_reference() {
         assert_eq!(split_steps("a\n\n b \n\n\n\nc"), vec!["a", "b", "c"]);
-        assert_eq!(split_steps("one step\nwith a newline"), vec!["one step\nwith a newline"]);
+        assert_eq!(
+            split_steps("one step\nwith a newline"),
+            vec!["one step\nwith a newline"]
+        );
         assert!(split_steps("").is_empty());
         assert!(split_steps(" \n\n \n\n").is_empty());
     }

@@ -7,7 +7,7 @@ pub mod scorer;
 pub mod scoring;
 
 pub use aggregation::Aggregation;
-pub use model::ProcessRewardModel;
-pub use scoring::{Padding, StepScores, score_ids};
 pub use format::{PrmInput, Truncation, prepare_prm_input, split_steps};
+pub use model::ProcessRewardModel;
 pub use scorer::{CompletionSteps, PrmScorer, PrmSettings};
+pub use scoring::{Padding, StepScores, score_ids};

@@ -7,8 +7,8 @@ use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, activation, backend::Backend};
 use std::path::Path;
 
-use crate::model::loader::{load_backbone, load_linear};
 use crate::model::init::RandomInit;
+use crate::model::loader::{load_backbone, load_linear};
 use crate::model::weights::{TensorSource, WeightStore};
 use crate::model::{Batch, Qwen2Config, Qwen2Model};
 
@@ -27,14 +27,24 @@ pub struct ProcessRewardModel<B: Backend> {
 impl<B: Backend> ProcessRewardModel<B> {
     /// Loads `model.*`, `score.0.*`, `score.2.*` from a checkpoint directory (an `lm_head` in the
     /// checkpoint is ignored).
-    pub fn load(dir: &Path, config: &Qwen2Config, dtype: DType, device: &B::Device) -> Result<Self> {
+    pub fn load(
+        dir: &Path,
+        config: &Qwen2Config,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self> {
         let store = WeightStore::open(dir)?;
         Self::from_source(&store, config, dtype, device)
             .with_context(|| format!("loading the process reward model in {}", dir.display()))
     }
 
     /// A PRM with seeded random weights (toy runs and tests).
-    pub fn random(config: &Qwen2Config, init: &RandomInit, dtype: DType, device: &B::Device) -> Result<Self> {
+    pub fn random(
+        config: &Qwen2Config,
+        init: &RandomInit,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self> {
         Self::from_source(init, config, dtype, device)
     }
 

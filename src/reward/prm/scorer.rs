@@ -3,10 +3,10 @@
 use anyhow::{Context, Result};
 use burn::tensor::{DType, backend::Backend};
 
+use super::format::STEP_TOKEN;
 use super::format::{Truncation, prepare_prm_input};
 use super::model::ProcessRewardModel;
 use super::scoring::{Padding, StepScores, score_ids};
-use super::format::STEP_TOKEN;
 use crate::model::Qwen2Config;
 use crate::model::hub::resolve_model_dir;
 use crate::tokenizer::Tokenizer;
@@ -61,7 +61,12 @@ pub struct CompletionSteps {
 
 impl<B: Backend> PrmScorer<B> {
     /// Loads a PRM from a directory, preset or hub id.
-    pub fn load(spec: &str, dtype: DType, settings: PrmSettings, device: &B::Device) -> Result<Self> {
+    pub fn load(
+        spec: &str,
+        dtype: DType,
+        settings: PrmSettings,
+        device: &B::Device,
+    ) -> Result<Self> {
         let dir = resolve_model_dir(spec)?;
         let config = Qwen2Config::from_file(&dir.join("config.json"))?;
         let model = ProcessRewardModel::load(&dir, &config, dtype, device)?;
@@ -71,11 +76,18 @@ impl<B: Backend> PrmScorer<B> {
     }
 
     /// Wraps a model and tokenizer.
-    pub fn new(model: ProcessRewardModel<B>, tokenizer: Tokenizer, settings: PrmSettings) -> Result<Self> {
+    pub fn new(
+        model: ProcessRewardModel<B>,
+        tokenizer: Tokenizer,
+        settings: PrmSettings,
+    ) -> Result<Self> {
         let step_id = tokenizer
             .token_id(STEP_TOKEN)
             .with_context(|| format!("the PRM tokenizer has no {STEP_TOKEN} token"))?;
-        let pad_id = tokenizer.pad_token_id().or(tokenizer.eos_token_id()).unwrap_or(0);
+        let pad_id = tokenizer
+            .pad_token_id()
+            .or(tokenizer.eos_token_id())
+            .unwrap_or(0);
         Ok(Self {
             model,
             tokenizer,
@@ -92,7 +104,13 @@ impl<B: Backend> PrmScorer<B> {
         let mut rows = Vec::new();
         let mut owners = Vec::new();
         for (i, (q, r)) in pairs.iter().enumerate() {
-            match prepare_prm_input(&self.tokenizer, q, r, self.settings.max_length, self.settings.truncation) {
+            match prepare_prm_input(
+                &self.tokenizer,
+                q,
+                r,
+                self.settings.max_length,
+                self.settings.truncation,
+            ) {
                 Ok(Some(input)) => {
                     out.push(CompletionSteps {
                         step_probs: Vec::new(),
