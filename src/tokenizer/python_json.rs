@@ -232,7 +232,7 @@ mod tests {
         );
         assert_eq!(
             python_json_dumps(&v, Some(2), true, true, None).unwrap(),
-            "{\n  \"name\": \"f\\\"x\\n\\u00e9\",\n  \"args\": [\n    1,\n    2.0,\n    null\n  ]\n}"
+            "{\n  \"args\": [\n    1,\n    2.0,\n    null\n  ],\n  \"name\": \"f\\\"x\\n\\u00e9\"\n}"
         );
         let empty = Value::from(minijinja::value::Serde(
             serde_json::json!({"a": [], "b": {}}),

@@ -105,6 +105,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         };
         std::fs::create_dir_all(&out_dir)
             .with_context(|| format!("creating {}", out_dir.display()))?;
+        // A resumed run keeps its metric and sample lines up to the checkpoint's step.
+        let resumed_step = match resume {
+            Some(dir) => Some(load_checkpoint(dir)?.state.step),
+            None => None,
+        };
         let Models {
             policy,
             reference,
@@ -141,8 +146,14 @@ impl<B: AutodiffBackend> Trainer<B> {
             nan_guard: NanGuard::new(config.run.max_nan_steps_in_row),
             step: 0,
             total_steps,
-            metrics: MetricsWriter::create(&out_dir.join("metrics.jsonl"))?,
-            samples: SamplesWriter::create(&out_dir.join("samples.jsonl"))?,
+            metrics: match resumed_step {
+                Some(step) => MetricsWriter::resume(&out_dir.join("metrics.jsonl"), step)?,
+                None => MetricsWriter::create(&out_dir.join("metrics.jsonl"))?,
+            },
+            samples: match resumed_step {
+                Some(step) => SamplesWriter::resume(&out_dir.join("samples.jsonl"), step)?,
+                None => SamplesWriter::create(&out_dir.join("samples.jsonl"))?,
+            },
             progress: TrainProgress::new(total_steps, 0, config.logging.progress),
             checkpoints: CheckpointManager::new(
                 out_dir.join("checkpoints"),
@@ -300,8 +311,6 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.filter_rng = rng("filter")?;
         self.update_rng = rng("update")?;
         self.nan_guard = ckpt.state.nan_guard.clone();
-        self.metrics = MetricsWriter::resume(&self.out_dir.join("metrics.jsonl"), self.step)?;
-        self.samples = SamplesWriter::resume(&self.out_dir.join("samples.jsonl"), self.step)?;
         self.progress =
             TrainProgress::new(self.total_steps, self.step, self.config.logging.progress);
         Ok(())
