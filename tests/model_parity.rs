@@ -114,8 +114,7 @@ fn a_missing_tensor_is_named() {
     .unwrap();
     let config = prof_grpo::model::Qwen2Config::from_file(&dir.path().join("config.json")).unwrap();
     let err = prof_grpo::model::load_causal_lm::<Flex>(dir.path(), &config, DType::F32, &dev())
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
     let msg = format!("{err:#}");
     assert!(
         msg.contains("model.layers.0.input_layernorm.weight"),
@@ -139,8 +138,7 @@ fn a_wrong_shape_names_tensor_expected_and_found() {
     std::fs::write(dir.path().join("config.json"), json.to_string()).unwrap();
     let config = prof_grpo::model::Qwen2Config::from_file(&dir.path().join("config.json")).unwrap();
     let err = prof_grpo::model::load_causal_lm::<Flex>(dir.path(), &config, DType::F32, &dev())
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
     let msg = format!("{err:#}");
     assert!(
         msg.contains("mlp.gate_proj.weight") && msg.contains("expected"),

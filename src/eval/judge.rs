@@ -74,6 +74,22 @@ pub fn last_boxed(text: &str) -> Option<String> {
     None
 }
 
+/// The strict maths verifier as a judge: verdicts from `verify`, answer classes from
+/// `equivalent`.
+impl Judge for crate::reward::verifier::Verifier {
+    fn judge(&self, gold: &str, response: &str) -> Judged {
+        let v = self.verify(gold, response);
+        Judged {
+            correct: v.correct,
+            extracted: v.extracted,
+        }
+    }
+
+    fn same_answer(&self, a: &str, b: &str) -> bool {
+        self.equivalent(a, b).correct
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,21 +120,5 @@ mod tests {
         assert_eq!(j.judge("42", "42").extracted, None);
         assert!(j.same_answer("x + 1.", "x+1"));
         assert!(!j.same_answer("0.5", r"\frac12"));
-    }
-}
-
-/// The strict maths verifier as a judge: verdicts from `verify`, answer classes from
-/// `equivalent`.
-impl Judge for crate::reward::verifier::Verifier {
-    fn judge(&self, gold: &str, response: &str) -> Judged {
-        let v = self.verify(gold, response);
-        Judged {
-            correct: v.correct,
-            extracted: v.extracted,
-        }
-    }
-
-    fn same_answer(&self, a: &str, b: &str) -> bool {
-        self.equivalent(a, b).correct
     }
 }

@@ -98,7 +98,10 @@ impl Qwen2Config {
         if self.num_attention_heads == 0 || self.num_key_value_heads == 0 {
             bail!("field `num_attention_heads`/`num_key_value_heads` must be positive");
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             bail!(
                 "field `num_attention_heads` ({}) must be a multiple of `num_key_value_heads` ({})",
                 self.num_attention_heads,

@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// Shape, dtype and raw bytes of a stored tensor.
+type StoredTensor<'a> = (Vec<usize>, StDtype, &'a [u8]);
+
 /// Memory-mapped safetensors files of one checkpoint and which file holds each tensor.
 pub struct WeightStore {
     files: Vec<(PathBuf, Mmap)>,
@@ -110,7 +113,7 @@ impl WeightStore {
         Ok((view.0, view.1))
     }
 
-    fn view(&self, name: &str) -> Result<(&Path, (Vec<usize>, StDtype, &[u8]))> {
+    fn view(&self, name: &str) -> Result<(&Path, StoredTensor<'_>)> {
         let &i = self
             .location
             .get(name)

@@ -25,6 +25,7 @@ pub struct Rollout {
     pub text: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Samples `n` completions for each prompt, `max_batch` sequences per generation call (0 = all
 /// at once); `on_done(k)` reports finished sequences.
 pub fn sample_groups<B: Backend, R: Rng + ?Sized>(

@@ -250,7 +250,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         );
         m.set("update/skipped_steps", update.skipped_steps as f64);
 
-        if cfg.run.samples_every > 0 && step % cfg.run.samples_every == 0 {
+        if cfg.run.samples_every > 0 && step.is_multiple_of(cfg.run.samples_every) {
             for (i, r) in rollouts.iter().enumerate().take(cfg.run.samples_per_step) {
                 let d = &filtered.decisions[i];
                 self.samples.write(&SampleRecord {

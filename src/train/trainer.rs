@@ -189,18 +189,21 @@ impl<B: AutodiffBackend> Trainer<B> {
                 m.get("grad_norm").unwrap_or(f64::NAN),
             );
             let every = self.config.logging.print_every;
-            if every > 0 && self.step % every == 0 {
+            if every > 0 && self.step.is_multiple_of(every) {
                 self.progress.println(&summary);
             }
             self.progress.step_done(&summary);
             if self.config.logging.plots
-                && (self.step % self.config.logging.plot_every.max(1) == 0
+                && (self
+                    .step
+                    .is_multiple_of(self.config.logging.plot_every.max(1))
                     || self.step == self.total_steps)
             {
                 plot_metrics_file(self.metrics.path(), &self.out_dir.join("curves.png"))?;
             }
             if self.config.run.save_every > 0
-                && (self.step % self.config.run.save_every == 0 || self.step == self.total_steps)
+                && (self.step.is_multiple_of(self.config.run.save_every)
+                    || self.step == self.total_steps)
             {
                 self.save()?;
             }
@@ -216,7 +219,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             self.step,
             self.sampler.cursor(),
             &self.config.hash_hex(),
-            self.nan_guard.clone(),
+            self.nan_guard,
         );
         state
             .rngs
@@ -297,7 +300,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             self.config.actor.prompts_per_step,
             self.config.run.seed,
             self.config.data.shuffle,
-            ckpt.state.cursor.clone(),
+            ckpt.state.cursor,
         )?;
         let rng = |name: &str| -> Result<ChaCha8Rng> {
             let s = ckpt
@@ -310,7 +313,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.rollout_rng = rng("rollout")?;
         self.filter_rng = rng("filter")?;
         self.update_rng = rng("update")?;
-        self.nan_guard = ckpt.state.nan_guard.clone();
+        self.nan_guard = ckpt.state.nan_guard;
         self.progress =
             TrainProgress::new(self.total_steps, self.step, self.config.logging.progress);
         Ok(())

@@ -71,9 +71,9 @@ pub fn check_incremental<B: Backend>(model_dir: &str, expected: &str, device: &B
         let prefill = 2.min(ids.len());
         let first = Batch::<B>::dense(&[ids[..prefill].to_vec()], device);
         let mut got = rows(model.forward(&first, Some(&mut cache)));
-        for t in prefill..ids.len() {
+        for (t, &token) in ids.iter().enumerate().skip(prefill) {
             let step = Batch::<B> {
-                ids: prof_grpo::model::qwen2::ids_tensor(&[vec![ids[t]]], device),
+                ids: prof_grpo::model::qwen2::ids_tensor(&[vec![token]], device),
                 positions: vec![vec![t]],
                 mask: prof_grpo::model::AttentionMask::Causal,
             };
