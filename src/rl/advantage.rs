@@ -45,7 +45,7 @@ impl Default for AdvantageConfig {
 }
 
 /// Unbiased standard deviation; 0 for fewer than two values.
-fn unbiased_std(values: &[f64]) -> f64 {
+pub fn unbiased_std(values: &[f64]) -> f64 {
     if values.len() < 2 {
         return 0.0;
     }

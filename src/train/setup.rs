@@ -60,6 +60,15 @@ pub fn policy_config(config: &TrainConfig, tokenizer: &Tokenizer) -> Result<Qwen
     Qwen2Config::from_json(&json.to_string())
 }
 
+/// The prompt layout of `data.system_prompt`, `data.user_suffix` and `data.chat_template`.
+pub fn prompt_template(config: &TrainConfig) -> PromptTemplate {
+    PromptTemplate {
+        system: (!config.data.system_prompt.is_empty()).then(|| config.data.system_prompt.clone()),
+        suffix: config.data.user_suffix.clone(),
+        use_chat_template: config.data.chat_template,
+    }
+}
+
 /// Loads or builds every model of the run.
 pub fn build_models<B: AutodiffBackend>(
     config: &TrainConfig,
@@ -181,11 +190,7 @@ fn encode_all(
     tokenizer: &Tokenizer,
     problems: Vec<Problem>,
 ) -> Result<Vec<PromptItem>> {
-    let template = PromptTemplate {
-        system: (!config.data.system_prompt.is_empty()).then(|| config.data.system_prompt.clone()),
-        suffix: config.data.user_suffix.clone(),
-        use_chat_template: config.data.chat_template,
-    };
+    let template = prompt_template(config);
     let mut out = Vec::with_capacity(problems.len());
     let mut too_long = 0usize;
     for problem in problems {

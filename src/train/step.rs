@@ -11,6 +11,7 @@ use super::rl_settings;
 use super::rollout::{Rollout, sample_groups};
 use super::trainer::Trainer;
 use super::update::{UpdateItem, UpdatePlan, inference_view, reference_logprobs, update_policy};
+use crate::rl::advantage::unbiased_std;
 use crate::rl::{Completion, filter_batch, group_advantages};
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -193,7 +194,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         };
         let reward_mean = mean(&rewards);
         m.set("reward", reward_mean);
-        m.set("reward_std", std_unbiased(&rewards));
+        m.set("reward_std", unbiased_std(&rewards));
         let groups = batch.len();
         let zero_std = (0..groups)
             .filter(|&g| {
@@ -271,12 +272,4 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         Ok(m)
     }
-}
-
-fn std_unbiased(v: &[f64]) -> f64 {
-    if v.len() < 2 {
-        return 0.0;
-    }
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
 }

@@ -4,15 +4,15 @@
 //! wrong step), so PROF's filter has a real process signal to work with.
 
 use anyhow::Result;
-use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::{DType, Int, Tensor, TensorData, backend::AutodiffBackend};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
+use super::setup::prompt_template;
+use crate::data::Problem;
 use crate::data::toy::{Corruption, ToyConfig, corrupt_solution, generate_toy_set, toy_problems};
-use crate::data::{Problem, PromptTemplate};
 use crate::generation::{ResponseBatch, response_logprobs};
 use crate::model::Batch;
 use crate::model::init::RandomInit;
@@ -39,14 +39,6 @@ pub fn toy_prompts(seed: u64) -> Vec<Problem> {
     toy_problems(TOY_PROBLEMS, seed, &ToyConfig::default())
 }
 
-fn template(config: &TrainConfig) -> PromptTemplate {
-    PromptTemplate {
-        system: (!config.data.system_prompt.is_empty()).then(|| config.data.system_prompt.clone()),
-        suffix: config.data.user_suffix.clone(),
-        use_chat_template: config.data.chat_template,
-    }
-}
-
 /// Supervised warm-up on reference solutions: `warmup_sft.steps` AdamW steps of mean token
 /// cross-entropy on `solution + <|im_end|>` given the prompt.
 pub fn warmup_sft<B: AutodiffBackend>(
@@ -60,7 +52,7 @@ pub fn warmup_sft<B: AutodiffBackend>(
         .iter()
         .filter_map(|p| p.solution.as_ref().map(|s| (p, s)))
         .map(|(p, s)| -> Result<_> {
-            let prompt = template(config).encode(p, tokenizer)?;
+            let prompt = prompt_template(config).encode(p, tokenizer)?;
             let mut response = tokenizer.encode(s)?;
             response.extend(tokenizer.eos_token_id());
             Ok((prompt, response))
@@ -179,11 +171,4 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         prm = optimizer.step(3e-3, prm, grads);
     }
     Ok(prm)
-}
-
-/// Keeps the autodiff wrapper out of callers that only need inference.
-pub fn frozen<B: AutodiffBackend>(
-    prm: &ProcessRewardModel<B>,
-) -> ProcessRewardModel<B::InnerBackend> {
-    prm.valid()
 }
