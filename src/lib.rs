@@ -5,6 +5,7 @@
 //! prompts ([`data`]) → rollout ([`generation`]) → outcome reward ([`reward`]) →
 //! PRM step scores ([`reward`]) → filter ([`rl`]) → advantages ([`rl`]) → update ([`train`]).
 
+pub mod backend;
 pub mod cli;
 pub mod data;
 pub mod eval;

@@ -1,6 +1,6 @@
 //! The `logits` and `generate` commands, run as a user would, on the tiny fixture models.
 
-mod common;
+use crate::common;
 
 use common::{f32s, fixtures, max_abs_diff, read_json, u32s};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! last box of its own solution, and the gold answers are listed by kind so the verifier's
 //! coverage is visible (`cargo test --test data_gold_verify -- --nocapture`).
 
-mod common;
+use crate::common;
 
 use prof_grpo::data::{LoadOptions, last_boxed, load_dataset};
 use prof_grpo::reward::verifier::{Verifier, classify_answer};

@@ -32,7 +32,11 @@ fn offline_hub_cache_is_used() {
         .save_to_dir(&model.join("snapshots/feed"))
         .unwrap();
 
-    // SAFETY: this binary has a single test, so no other thread reads the environment.
+    let _env = crate::common::ENV_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the hub_env binary runs only tests holding ENV_LOCK, so no other thread reads the
+    // environment meanwhile.
     unsafe {
         std::env::set_var("HF_HOME", tmp.path().join("hf_home"));
         std::env::set_var("HF_HUB_OFFLINE", "1");

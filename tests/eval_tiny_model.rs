@@ -3,7 +3,7 @@
 //! duplicate lines, the reported numbers recomputed from the completions file, and greedy
 //! validation equal to plain greedy generation.
 
-mod common;
+use crate::common;
 
 use burn::backend::Flex;
 use burn::tensor::DType;

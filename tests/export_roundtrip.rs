@@ -1,7 +1,7 @@
 //! `export` writes a Hugging Face directory that our loader reads back to identical logits,
 //! with the original tensor names and dtype.
 
-mod common;
+use crate::common;
 
 use burn::backend::Flex;
 use burn::tensor::DType;

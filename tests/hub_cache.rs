@@ -1,6 +1,6 @@
 //! Loading a model by hub id from a Hugging Face cache directory, offline.
 
-mod common;
+use crate::common;
 
 use burn::backend::Flex;
 use burn::tensor::DType;
@@ -46,7 +46,11 @@ fn check_logits(spec: &str) {
 fn hub_ids_resolve_through_the_cache_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let src = fixtures().join("models/tiny-tied");
-    // SAFETY: this test binary has a single test, so no other thread reads the environment.
+    let _env = crate::common::ENV_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the hub_env binary runs only tests holding ENV_LOCK, so no other thread reads the
+    // environment meanwhile.
     unsafe {
         std::env::set_var("HF_HUB_OFFLINE", "1");
         std::env::remove_var("HF_HUB_CACHE");

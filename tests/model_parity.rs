@@ -1,7 +1,7 @@
 //! Parity of the Qwen2 model with transformers on tiny random checkpoints (fixtures made by
 //! `tests/fixtures/make_fixtures.py`), on the CPU backend.
 
-mod common;
+use crate::common;
 
 use burn::backend::Flex;
 use burn::tensor::DType;

@@ -4,7 +4,7 @@
 
 #![cfg(feature = "wgpu")]
 
-mod common;
+use crate::common;
 
 use burn::backend::Wgpu;
 use burn::backend::wgpu::WgpuDevice;

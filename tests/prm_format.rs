@@ -1,7 +1,7 @@
 //! The PRM input string is byte-identical to what the reference's `apply_chat_template`
 //! produces (fixture from transformers with the real Qwen2.5 tokenizer carrying `<extra_0>`).
 
-mod common;
+use crate::common;
 
 use common::{fixtures, read_json, shared_dir, u32s};
 use prof_grpo::reward::prm::Truncation;

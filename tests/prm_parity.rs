@@ -1,7 +1,7 @@
 //! Parity of the process reward model with a PyTorch reference of the same architecture
 //! (`tests/fixtures/models/tiny-prm`, made by `tests/fixtures/make_fixtures.py`).
 
-mod common;
+use crate::common;
 
 use burn::backend::Flex;
 use burn::tensor::DType;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use prof_grpo::cli::curate::{CurateAlgorithm, CurateArgs, run, run_with_scorer};
+use prof_grpo::reward::prm::{CompletionSteps, StepScorer};
 use serde_json::Value;
 
 /// μ = (4.4 + 3.3) / 15 steps = 0.513333.
@@ -33,6 +34,11 @@ fn args(dir: &Path, algorithm: CurateAlgorithm, remove: usize, out: &str) -> Cur
         min_steps: 2,
         max_steps: 30,
         step_penalty: 10.0,
+        backend: Default::default(),
+        device: String::new(),
+        dtype: None,
+        prm_batch_size: 16,
+        prm_max_length: 4096,
     }
 }
 
@@ -206,18 +212,46 @@ fn bad_lines_name_line_and_field() {
 }
 
 #[test]
-fn prm_without_scorer_is_a_clear_error() {
+fn a_prm_that_cannot_be_loaded_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.jsonl"), INPUT).unwrap();
     let mut a = args(dir.path(), CurateAlgorithm::Prof, 2, "out.jsonl");
-    a.prm = Some("Qwen/Qwen2.5-Math-PRM-7B".into());
-    let msg = run(a).unwrap_err().to_string();
-    assert!(msg.starts_with("--prm needs"), "{msg}");
+    let missing = dir.path().join("no-such-prm");
+    a.prm = Some(missing.display().to_string());
+    let msg = format!("{:#}", run(a).unwrap_err());
+    assert!(
+        msg.contains("--prm") && msg.contains("no-such-prm"),
+        "{msg}"
+    );
+}
+
+/// One step per sentence, 0.9 if it says "right", else 0.1.
+struct SentenceScorer;
+
+impl StepScorer for SentenceScorer {
+    fn score(&self, pairs: &[(&str, &str)]) -> anyhow::Result<Vec<CompletionSteps>> {
+        Ok(pairs
+            .iter()
+            .map(|(question, response)| {
+                assert_eq!(*question, "1+1?");
+                let step_probs: Vec<f32> = response
+                    .split_terminator('.')
+                    .map(|s| if s.trim() == "right" { 0.9 } else { 0.1 })
+                    .collect();
+                CompletionSteps {
+                    num_steps: step_probs.len(),
+                    step_probs,
+                    dropped_steps: 0,
+                    skipped: None,
+                }
+            })
+            .collect())
+    }
 }
 
 #[test]
-fn prm_scorer_hook_supplies_step_probs() {
-    // Lines without step_probs; the scorer gives one step per sentence, 0.9 if it says "right".
+fn prm_scorer_supplies_step_probs() {
+    // Lines without step_probs: the scorer computes them from question and response.
     let input = r#"{"group":"q","question":"1+1?","response":"right. right.","reward":1}
 {"group":"q","question":"1+1?","response":"wrong. right.","reward":1}
 "#;
@@ -226,17 +260,7 @@ fn prm_scorer_hook_supplies_step_probs() {
     let mut a = args(dir.path(), CurateAlgorithm::Prof, 1, "out.jsonl");
     a.prm = Some("toy".into());
     let out = a.out.clone();
-    let mut calls = 0;
-    let mut scorer = |question: &str, response: &str| -> anyhow::Result<Vec<f32>> {
-        calls += 1;
-        assert_eq!(question, "1+1?");
-        Ok(response
-            .split_terminator('.')
-            .map(|s| if s.trim() == "right" { 0.9 } else { 0.1 })
-            .collect())
-    };
-    run_with_scorer(a, Some(&mut scorer)).unwrap();
-    assert_eq!(calls, 2);
+    run_with_scorer(a, Some(&SentenceScorer)).unwrap();
     let rows = read_jsonl(&out);
     assert_eq!(rows[0]["step_probs"], serde_json::json!([0.9, 0.9]));
     assert_eq!(rows[1]["step_probs"], serde_json::json!([0.1, 0.9]));

@@ -44,7 +44,18 @@ fn deterministic(m: &prof_grpo::train::metrics::StepMetrics) -> Vec<(String, Opt
 #[test]
 fn a_smoke_run_writes_metrics_samples_plots_and_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &["run.save_every=3", "run.samples_every=1"]);
+    let cfg = config(
+        dir.path(),
+        &[
+            "run.save_every=3",
+            "run.keep_checkpoints=0",
+            "run.samples_every=1",
+            "run.eval_every=3",
+            r#"data.val_files=["builtin:arithmetic"]"#,
+            "eval.limit=4",
+            "eval.max_new_tokens=16",
+        ],
+    );
     let mut trainer = Trainer::<B>::new(cfg, None, Default::default()).unwrap();
     let metrics = trainer.run().unwrap();
     assert_eq!(metrics.len(), 6);
@@ -80,12 +91,67 @@ fn a_smoke_run_writes_metrics_samples_plots_and_checkpoints() {
     assert!(dir.path().join("samples.jsonl").is_file());
     assert!(dir.path().join("curves.png").is_file());
     assert!(dir.path().join("config.toml").is_file());
-    let ckpts = std::fs::read_dir(dir.path().join("checkpoints"))
-        .unwrap()
-        .count();
+    assert!(dir.path().join("checkpoints/step-00000003").is_dir());
+    assert!(dir.path().join("checkpoints/step-00000006").is_dir());
+
+    // Greedy validation after steps 3 and 6: a report each, the history file and the metrics.
+    for (m, step) in on_disk.iter().zip(1..) {
+        let val = m.get("val/average");
+        assert_eq!(val.is_some(), step % 3 == 0, "val/average at step {step}");
+        if let Some(v) = val {
+            assert!((0.0..=1.0).contains(&v));
+            assert_eq!(
+                m.get("val/toy_arithmetic"),
+                Some(v),
+                "one validation dataset"
+            );
+            let report: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.path().join(format!("eval/step-{step:08}.json")))
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(report["datasets"][0]["problems"], 4, "eval.limit");
+            assert_eq!(report["settings"]["k"], 1);
+        }
+    }
+    let history = std::fs::read_to_string(dir.path().join("eval/temp0.0_K1.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 2, "{history}");
+
+    // `eval --checkpoints` evaluates both checkpoints of the run with the run's prompt layout.
+    let out = dir.path().join("ckpt-eval");
+    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_prof-grpo"))
+        .args(["eval", "--checkpoints"])
+        .arg(dir.path())
+        .args(["--datasets", "toy_arithmetic", "--limit", "3", "--k", "2"])
+        .args(["--max-new-tokens", "16", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(
-        ckpts >= 2,
-        "checkpoints at steps 3 and 6 (+ latest pointer)"
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let reports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("reports.json")).unwrap()).unwrap();
+    let steps: Vec<u64> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [3, 6]);
+    for r in reports.as_array().unwrap() {
+        assert_eq!(r["datasets"][0]["samples"], 6, "3 problems x k 2");
+    }
+    assert!(
+        out.join("curves").read_dir().unwrap().count() >= 1,
+        "accuracy curves"
+    );
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(
+        table.contains("step-00000003") && table.contains("step-00000006"),
+        "{table}"
     );
 }
 
@@ -148,5 +214,37 @@ fn every_algorithm_runs_a_step() {
         let mut trainer = Trainer::<B>::new(cfg, None, Default::default()).unwrap();
         let m = trainer.train_step().unwrap();
         assert!(m.get("reward").is_some(), "{algo}");
+    }
+}
+
+#[test]
+fn the_prm_can_run_on_a_backend_of_its_own() {
+    let run = |backend: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(
+            dir.path(),
+            &["run.total_steps=2", &format!("prm.backend={backend}")],
+        );
+        let mut trainer = Trainer::<B>::new(cfg, None, Default::default()).unwrap();
+        let metrics: Vec<_> = trainer.run().unwrap().iter().map(deterministic).collect();
+        metrics
+    };
+    // `flex` builds the PRM through the backend selection on a device of its own; on CPU its
+    // scores, hence the whole run, equal those of `same`.
+    assert_eq!(run("same"), run("flex"));
+
+    // A PRM backend missing from the build is an error naming the key and the cargo feature.
+    #[cfg(not(feature = "cuda"))]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &["prm.backend=cuda", "prm.device_index=1"]);
+        let Err(err) = Trainer::<B>::new(cfg, None, Default::default()) else {
+            panic!("a cuda PRM must be refused by a build without the cuda feature");
+        };
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("prm.backend") && msg.contains("--features cuda"),
+            "{msg}"
+        );
     }
 }

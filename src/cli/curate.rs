@@ -4,7 +4,8 @@
 //! any other fields, which are kept as they are and in order. The consistency scores use μ, the
 //! mean of all step probabilities of the whole input. Every line is written back with `"score"`,
 //! `"kept"` and `"reason"` added. With `--prm`, `"step_probs"` is computed from `"question"` and
-//! `"response"` by a step scorer (and written out too).
+//! `"response"` by that process reward model, batched (and written out too, with
+//! `"prm_skipped"` giving the reason when a response has no scores).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -16,6 +17,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
+use burn::tensor::backend::Backend;
+
+use crate::backend::{BackendKind, BackendTask, default_dtype, run_inference};
+use crate::model::dtype::parse_dtype;
+use crate::reward::prm::{PrmScorer, PrmSettings, StepScorer, Truncation};
 use crate::rl::filter::{Algorithm, FilterConfig, filter_batch};
 use crate::rl::group::Completion;
 
@@ -74,26 +80,56 @@ pub struct CurateArgs {
     /// Score penalty for a step count outside [min-steps, max-steps].
     #[arg(long, default_value_t = 10.0)]
     pub step_penalty: f32,
+    /// Backend of the PRM (with --prm).
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+    /// Device of the PRM: wgpu `default|cpu|discrete:N|integrated:N`, cuda `N`.
+    #[arg(long, default_value = "")]
+    pub device: String,
+    /// dtype the PRM computes in (f32, bf16, f16); default f32 on CPU/wgpu, bf16 on CUDA.
+    #[arg(long)]
+    pub dtype: Option<String>,
+    /// Responses per PRM forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub prm_batch_size: usize,
+    /// Longest PRM input in tokens; longer inputs lose whole leading steps.
+    #[arg(long, default_value_t = 4096)]
+    pub prm_max_length: usize,
 }
 
-/// Step scorer: `(question, response) → step probabilities`, e.g. a loaded PRM.
-pub type StepScorer<'a> = &'a mut dyn FnMut(&str, &str) -> Result<Vec<f32>>;
-
-/// Runs `curate` without a PRM: `--prm` is refused with an explanation.
+/// Runs `curate`; with `--prm`, loads the PRM on `--backend` and scores every line with it.
 pub fn run(args: CurateArgs) -> Result<()> {
-    run_with_scorer(args, None)
+    let Some(model) = args.prm.clone() else {
+        return run_with_scorer(args, None);
+    };
+    struct WithPrm {
+        args: CurateArgs,
+        model: String,
+    }
+    impl BackendTask for WithPrm {
+        type Output = ();
+        fn run<B: Backend>(self, device: B::Device) -> Result<()> {
+            let dtype = match &self.args.dtype {
+                Some(d) => parse_dtype(d)?,
+                None => default_dtype(self.args.backend),
+            };
+            let settings = PrmSettings {
+                batch_size: self.args.prm_batch_size,
+                max_length: self.args.prm_max_length,
+                truncation: Truncation::Left,
+            };
+            let scorer = PrmScorer::<B>::load(&self.model, dtype, settings, &device)
+                .with_context(|| format!("loading the PRM {:?} (--prm)", self.model))?;
+            run_with_scorer(self.args, Some(&scorer))
+        }
+    }
+    let (backend, device) = (args.backend, args.device.clone());
+    run_inference(backend, &device, WithPrm { args, model })
 }
 
-/// Runs `curate`; with `--prm`, `scorer` computes the step probabilities of each line.
-pub fn run_with_scorer(args: CurateArgs, scorer: Option<StepScorer<'_>>) -> Result<()> {
-    let scorer = match (&args.prm, scorer) {
-        (Some(model), None) => bail!(
-            "--prm needs a process reward model to score steps, and this build cannot load \
-             one (asked for {model:?}); give every line a \"step_probs\" array instead"
-        ),
-        (Some(_), Some(s)) => Some(s),
-        (None, _) => None,
-    };
+/// Runs `curate` with `scorer` computing the step probabilities of every line (when given),
+/// from its `"question"` and `"response"`.
+pub fn run_with_scorer(args: CurateArgs, scorer: Option<&dyn StepScorer>) -> Result<()> {
     let config = FilterConfig {
         remove_k: args.remove,
         min_steps: args.min_steps,
@@ -152,9 +188,11 @@ fn json_f32(x: f32) -> Value {
     serde_json::Number::from_f64(shortest).map_or(Value::Null, Value::Number)
 }
 
-fn parse_lines(text: &str, path: &Path, mut scorer: Option<StepScorer<'_>>) -> Result<Vec<Row>> {
+fn parse_lines(text: &str, path: &Path, scorer: Option<&dyn StepScorer>) -> Result<Vec<Row>> {
     let mut group_ids: HashMap<String, usize> = HashMap::new();
     let mut rows = Vec::new();
+    // (row, line label) of every line the PRM scores.
+    let mut to_score: Vec<(usize, String)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -162,7 +200,7 @@ fn parse_lines(text: &str, path: &Path, mut scorer: Option<StepScorer<'_>>) -> R
         let at = || format!("{}:{}", path.display(), i + 1);
         let value: Value =
             serde_json::from_str(line).with_context(|| format!("{}: invalid JSON", at()))?;
-        let Value::Object(mut object) = value else {
+        let Value::Object(object) = value else {
             bail!("{}: expected a JSON object", at());
         };
         let group_key = match field(&object, "group", &at())? {
@@ -192,18 +230,13 @@ fn parse_lines(text: &str, path: &Path, mut scorer: Option<StepScorer<'_>>) -> R
             ),
         };
 
-        let step_probs = match scorer.as_mut() {
-            Some(score) => {
-                let question = str_field(&object, "question", &at())?;
-                let response = str_field(&object, "response", &at())?;
-                let probs = score(question, response)
-                    .with_context(|| format!("{}: PRM scoring failed", at()))?;
-                check_probs(&probs, &at())?;
-                let json = probs.iter().map(|&p| json_f32(p)).collect();
-                object.insert("step_probs".into(), Value::Array(json));
-                probs
-            }
-            None => parse_step_probs(field(&object, "step_probs", &at())?, &at())?,
+        let step_probs = if scorer.is_some() {
+            str_field(&object, "question", &at())?;
+            str_field(&object, "response", &at())?;
+            to_score.push((rows.len(), at()));
+            Vec::new()
+        } else {
+            parse_step_probs(field(&object, "step_probs", &at())?, &at())?
         };
 
         rows.push(Row {
@@ -215,6 +248,31 @@ fn parse_lines(text: &str, path: &Path, mut scorer: Option<StepScorer<'_>>) -> R
                 truncated,
             },
         });
+    }
+    if let Some(scorer) = scorer {
+        let pairs: Vec<(&str, &str)> = to_score
+            .iter()
+            .map(|&(r, _)| {
+                let o = &rows[r].object;
+                (
+                    o["question"].as_str().unwrap_or_default(),
+                    o["response"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let scores = scorer
+            .score(&pairs)
+            .with_context(|| format!("{}: PRM scoring failed", path.display()))?;
+        for ((r, at), steps) in to_score.into_iter().zip(scores) {
+            check_probs(&steps.step_probs, &at)?;
+            let row = &mut rows[r];
+            let json = steps.step_probs.iter().map(|&p| json_f32(p)).collect();
+            row.object.insert("step_probs".into(), Value::Array(json));
+            if let Some(why) = steps.skipped {
+                row.object.insert("prm_skipped".into(), Value::String(why));
+            }
+            row.completion.step_probs = steps.step_probs;
+        }
     }
     Ok(rows)
 }

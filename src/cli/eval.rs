@@ -12,8 +12,9 @@ use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
-use super::backend::{BackendKind, BackendTask, run_inference};
 use super::model_args::ModelArgs;
+use crate::backend::{BackendKind, BackendTask, run_inference};
+use crate::data::PromptTemplate;
 use crate::eval::checkpoints::{find_checkpoints, step_of_path};
 use crate::eval::curves::draw_accuracy_curves;
 use crate::eval::history::record_history;
@@ -24,6 +25,8 @@ use crate::eval::table::{detail_table, table1};
 use crate::eval::{EvalProblem, EvalReport, EvalSettings, Judge};
 use crate::generation::SamplingParams;
 use crate::model::load_pretrained;
+use crate::train::TrainConfig;
+use crate::train::setup::prompt_template;
 
 /// Arguments of `prof-grpo eval`.
 #[derive(clap::Args, Debug)]
@@ -79,9 +82,18 @@ pub struct EvalArgs {
     /// without them).
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
-    /// System message of the chat prompt.
-    #[arg(long, default_value = glue::SYSTEM_PROMPT)]
-    pub system: String,
+    /// System message of the prompt (default: the reference's, or with `--checkpoints` the
+    /// training run's `data.system_prompt`); an empty string means none.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Text appended to each problem (default: none, or with `--checkpoints` the training
+    /// run's `data.user_suffix`).
+    #[arg(long)]
+    pub user_suffix: Option<String>,
+    /// Render prompts with the tokenizer's chat template (default: true, or with
+    /// `--checkpoints` the training run's `data.chat_template`).
+    #[arg(long)]
+    pub chat_template: Option<bool>,
     /// Backend to run on.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
@@ -110,6 +122,29 @@ impl EvalArgs {
         Ok(settings)
     }
 
+    /// The prompt layout: explicit flags, else the training run's (`run_config`), else the
+    /// reference evaluation's (system message, no suffix, chat template).
+    fn prompt_template(&self, run_config: Option<&TrainConfig>) -> PromptTemplate {
+        let from_run = run_config.map(prompt_template);
+        let system = match (&self.system, &from_run) {
+            (Some(s), _) => (!s.is_empty()).then(|| s.clone()),
+            (None, Some(t)) => t.system.clone(),
+            (None, None) => Some(glue::SYSTEM_PROMPT.to_string()),
+        };
+        PromptTemplate {
+            system,
+            suffix: self
+                .user_suffix
+                .clone()
+                .or_else(|| from_run.as_ref().map(|t| t.suffix.clone()))
+                .unwrap_or_default(),
+            use_chat_template: self
+                .chat_template
+                .or_else(|| from_run.as_ref().map(|t| t.use_chat_template))
+                .unwrap_or(true),
+        }
+    }
+
     fn model_args(&self, spec: &str) -> ModelArgs {
         ModelArgs {
             model: spec.to_string(),
@@ -128,6 +163,7 @@ struct Target {
 
 struct Task<'a> {
     args: &'a EvalArgs,
+    template: &'a PromptTemplate,
     target: &'a Target,
     problems: &'a [glue::TextProblem],
     settings: &'a EvalSettings,
@@ -146,7 +182,7 @@ impl BackendTask for Task<'_> {
         let tokenizer = glue::tokenizer(&tok_dir)?;
         let mut problems = Vec::with_capacity(self.problems.len());
         for p in self.problems {
-            let prompt_ids = glue::prompt_ids(&tokenizer, &self.args.system, p)
+            let prompt_ids = glue::prompt_ids(&tokenizer, self.template, p)
                 .with_context(|| format!("building the prompt of {}/{}", p.dataset, p.id))?;
             problems.push(EvalProblem {
                 dataset: p.dataset.clone(),
@@ -285,6 +321,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         (None, None) => bail!("give --model or --checkpoints"),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let run_config = match &args.checkpoints {
+        Some(run_dir) if run_dir.join("config.toml").is_file() => {
+            let path = run_dir.join("config.toml");
+            Some(TrainConfig::load(Some(&path), &[]).with_context(|| {
+                format!("reading the run's prompt layout from {}", path.display())
+            })?)
+        }
+        _ => None,
+    };
+    let template = args.prompt_template(run_config.as_ref());
     let mut reports = Vec::new();
     for target in &targets {
         let report = match report_if_complete(target, &problems, &settings)? {
@@ -301,6 +347,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 &args.device,
                 Task {
                     args: &args,
+                    template: &template,
                     target,
                     problems: &problems,
                     settings: &settings,
@@ -374,16 +421,12 @@ mod glue {
         crate::tokenizer::Tokenizer::from_dir(dir)
     }
 
-    /// Prompt ids of a problem: the reference's system message and suffix, chat template.
+    /// Prompt ids of a problem laid out by `template`.
     pub fn prompt_ids(
         tokenizer: &crate::tokenizer::Tokenizer,
-        system: &str,
+        template: &PromptTemplate,
         p: &TextProblem,
     ) -> Result<Vec<u32>> {
-        let template = PromptTemplate {
-            system: (!system.is_empty()).then(|| system.to_string()),
-            ..PromptTemplate::default()
-        };
         template.encode(&p.problem, tokenizer)
     }
 

@@ -5,8 +5,8 @@ use burn::tensor::backend::Backend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::backend::{BackendTask, run_inference};
 use super::model_args::{ModelArgs, parse_ids};
+use crate::backend::{BackendTask, run_inference};
 use crate::generation::{Completion, GenerationConfig, SamplingParams, generate};
 use crate::model::load_pretrained;
 

@@ -3,8 +3,8 @@
 use anyhow::{Result, bail};
 use burn::tensor::{DType, backend::Backend};
 
-use super::backend::{BackendTask, run_inference};
 use super::model_args::{ModelArgs, parse_ids};
+use crate::backend::{BackendTask, run_inference};
 use crate::model::{Batch, load_pretrained};
 
 /// Arguments of `prof-grpo logits`.

@@ -1,6 +1,5 @@
-//! Command-line commands; the only place that names a concrete backend.
+//! Command-line commands (the backend is chosen in [`crate::backend`]).
 
-pub mod backend;
 pub mod curate;
 pub mod eval;
 pub mod export;

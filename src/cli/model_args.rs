@@ -3,7 +3,7 @@
 use anyhow::Result;
 use burn::tensor::DType;
 
-use super::backend::{BackendKind, default_dtype};
+use crate::backend::{BackendKind, default_dtype};
 use crate::model::dtype::parse_dtype;
 
 /// Where a model comes from and what it runs on.

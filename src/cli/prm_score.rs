@@ -3,8 +3,8 @@
 use anyhow::{Result, bail};
 use burn::tensor::backend::Backend;
 
-use super::backend::{BackendTask, run_inference};
 use super::model_args::{ModelArgs, parse_ids};
+use crate::backend::{BackendTask, run_inference};
 use crate::model::Qwen2Config;
 use crate::model::hub::resolve_model_dir;
 use crate::reward::prm::{

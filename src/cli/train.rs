@@ -4,7 +4,7 @@ use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::PathBuf;
 
-use super::backend::{AutodiffTask, BackendKind, run_autodiff};
+use crate::backend::{AutodiffTask, BackendKind, device_for_index, run_autodiff};
 use crate::train::config::TrainConfig;
 use crate::train::trainer::Trainer;
 
@@ -60,11 +60,7 @@ pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
 pub fn run(args: TrainArgs) -> Result<()> {
     let config = resolve_config(&args)?;
     let backend: BackendKind = config.run.backend.as_str().parse()?;
-    let device = if config.run.device_index > 0 {
-        config.run.device_index.to_string()
-    } else {
-        String::new()
-    };
+    let device = device_for_index(backend, config.run.device_index);
     run_autodiff(
         backend,
         &device,

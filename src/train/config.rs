@@ -400,9 +400,9 @@ config_section! {
         pub tokenizer: String = String::new(),
         /// Parameter dtype of the PRM: f32, bf16 or f16.
         pub dtype: DType = DType::F32,
-        /// Where the PRM runs: same (as the policy), flex, wgpu or cuda.
+        /// Where the PRM runs: same (the policy's backend and device), flex, wgpu or cuda.
         pub backend: PrmBackend = PrmBackend::Same,
-        /// Accelerator index of the PRM when its backend is wgpu or cuda.
+        /// Accelerator index of the PRM when its backend is wgpu or cuda (not same).
         pub device_index: usize = 0,
         /// Completions scored per PRM forward pass.
         pub batch_size: usize = 32,

@@ -18,5 +18,6 @@ pub mod step;
 pub mod toy;
 pub mod trainer;
 pub mod update;
+pub mod validation;
 
 pub use config::TrainConfig;

@@ -9,13 +9,14 @@ use super::config::TrainConfig;
 use super::toy::{
     BUILTIN_POLICY, BUILTIN_PRM, TOY_DATASET, toy_prompts, train_toy_prm, warmup_sft,
 };
+use crate::backend::{AutodiffTask, BackendKind, device_for_index, run_autodiff};
 use crate::data::{LoadOptions, Problem, PromptTemplate, default_data_dir, load_dataset};
 use crate::generation::{GenerationConfig, SamplingParams};
 use crate::model::dtype::parse_dtype;
 use crate::model::init::RandomInit;
 use crate::model::loader::random_causal_lm;
 use crate::model::{Qwen2Config, Qwen2ForCausalLm, load_pretrained};
-use crate::reward::prm::{PrmScorer, PrmSettings, Truncation};
+use crate::reward::prm::{PrmScorer, PrmSettings, StepScorer, Truncation};
 use crate::tokenizer::Tokenizer;
 
 /// A prompt ready for rollouts.
@@ -33,8 +34,8 @@ pub struct Models<B: AutodiffBackend> {
     pub policy: Qwen2ForCausalLm<B>,
     /// Frozen reference (when `reference.kl_coef > 0`).
     pub reference: Option<Qwen2ForCausalLm<B::InnerBackend>>,
-    /// PRM (when the algorithm uses step scores).
-    pub prm: Option<PrmScorer<B::InnerBackend>>,
+    /// PRM (when the algorithm uses step scores), on `prm.backend` / `prm.device_index`.
+    pub prm: Option<Box<dyn StepScorer>>,
     /// Policy tokenizer.
     pub tokenizer: Tokenizer,
     /// Rollout settings (stop ids from the tokenizer and model).
@@ -69,9 +70,10 @@ pub fn prompt_template(config: &TrainConfig) -> PromptTemplate {
     }
 }
 
-/// Loads or builds every model of the run.
+/// Loads or builds every model of the run; `train_problems` feed the supervised warm-up.
 pub fn build_models<B: AutodiffBackend>(
     config: &TrainConfig,
+    train_problems: &[Problem],
     device: &B::Device,
 ) -> Result<Models<B>> {
     let dtype = parse_dtype(config.policy.dtype.as_str())?;
@@ -127,32 +129,12 @@ pub fn build_models<B: AutodiffBackend>(
     };
 
     if config.warmup_sft.steps > 0 {
-        let problems = toy_or_train_problems(config)?;
-        policy = warmup_sft(policy, &tokenizer, &problems, config, device)?;
+        policy = warmup_sft(policy, &tokenizer, train_problems, config, device)?;
     }
     let reference = config.uses_reference().then(|| policy.valid());
 
     let prm = if config.uses_prm() {
-        let settings = PrmSettings {
-            batch_size: config.prm.batch_size,
-            max_length: config.prm.max_length,
-            truncation: match config.prm.truncation.as_str() {
-                "reject" => Truncation::Reject,
-                _ => Truncation::Left,
-            },
-        };
-        let prm_dtype = parse_dtype(config.prm.dtype.as_str())?;
-        if config.prm.model == BUILTIN_PRM {
-            let prm = train_toy_prm::<B>(config, &tokenizer, device)?;
-            Some(PrmScorer::new(prm.valid(), tokenizer.clone(), settings)?)
-        } else {
-            Some(PrmScorer::load(
-                &config.prm.model,
-                prm_dtype,
-                settings,
-                device,
-            )?)
-        }
+        Some(build_prm::<B>(config, &tokenizer, device)?)
     } else {
         None
     };
@@ -165,7 +147,63 @@ pub fn build_models<B: AutodiffBackend>(
     })
 }
 
-fn toy_or_train_problems(config: &TrainConfig) -> Result<Vec<Problem>> {
+/// The PRM on `prm.backend`: `same` shares the policy's backend and device, any other value
+/// loads (or, for `builtin:tiny`, trains) it on that backend's device `prm.device_index`.
+fn build_prm<B: AutodiffBackend>(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+    device: &B::Device,
+) -> Result<Box<dyn StepScorer>> {
+    let kind = match config.prm.backend.as_str() {
+        "same" => return prm_on::<B>(config, tokenizer, device),
+        other => other.parse::<BackendKind>()?,
+    };
+    struct OnBackend<'a> {
+        config: &'a TrainConfig,
+        tokenizer: &'a Tokenizer,
+    }
+    impl AutodiffTask for OnBackend<'_> {
+        type Output = Box<dyn StepScorer>;
+        fn run<P: AutodiffBackend>(self, device: P::Device) -> Result<Self::Output> {
+            prm_on::<P>(self.config, self.tokenizer, &device)
+        }
+    }
+    let spec = device_for_index(kind, config.prm.device_index);
+    run_autodiff(kind, &spec, OnBackend { config, tokenizer }).with_context(|| {
+        format!(
+            "prm.backend = {:?}, prm.device_index = {}",
+            config.prm.backend.as_str(),
+            config.prm.device_index
+        )
+    })
+}
+
+/// The PRM on autodiff backend `B`'s inner backend (the toy PRM trains on `B` first).
+fn prm_on<B: AutodiffBackend>(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+    device: &B::Device,
+) -> Result<Box<dyn StepScorer>> {
+    let settings = PrmSettings {
+        batch_size: config.prm.batch_size,
+        max_length: config.prm.max_length,
+        truncation: match config.prm.truncation.as_str() {
+            "reject" => Truncation::Reject,
+            _ => Truncation::Left,
+        },
+    };
+    let scorer = if config.prm.model == BUILTIN_PRM {
+        let prm = train_toy_prm::<B>(config, tokenizer, device)?;
+        PrmScorer::new(prm.valid(), tokenizer.clone(), settings)?
+    } else {
+        let dtype = parse_dtype(config.prm.dtype.as_str())?;
+        PrmScorer::<B::InnerBackend>::load(&config.prm.model, dtype, settings, device)?
+    };
+    Ok(Box::new(scorer))
+}
+
+/// The problems of `data.train_files` (the generated toy set for `builtin:arithmetic`).
+pub fn train_problems(config: &TrainConfig) -> Result<Vec<Problem>> {
     let mut out = Vec::new();
     for name in &config.data.train_files {
         if name == TOY_DATASET {
@@ -207,12 +245,13 @@ fn encode_all(
     Ok(out)
 }
 
-/// Training and validation prompts, tokenised.
+/// Training prompts (from `train_problems`) and validation prompts, tokenised.
 pub fn load_prompts(
     config: &TrainConfig,
+    train_problems: Vec<Problem>,
     tokenizer: &Tokenizer,
 ) -> Result<(Vec<PromptItem>, Vec<PromptItem>)> {
-    let train = encode_all(config, tokenizer, toy_or_train_problems(config)?)?;
+    let train = encode_all(config, tokenizer, train_problems)?;
     let mut val = Vec::new();
     for name in &config.data.val_files {
         let problems = if name == TOY_DATASET {

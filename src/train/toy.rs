@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::{DType, Int, Tensor, TensorData, backend::AutodiffBackend};
+use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData, backend::AutodiffBackend};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -66,7 +66,9 @@ pub fn warmup_sft<B: AutodiffBackend>(
         .init::<B, Qwen2ForCausalLm<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed ^ 0x736674);
     let batch = config.warmup_sft.batch_size.max(1);
-    for _ in 0..config.warmup_sft.steps {
+    let steps = config.warmup_sft.steps;
+    let report_every = (steps / 10).max(1);
+    for step in 1..=steps {
         let picked: Vec<&(Vec<u32>, Vec<u32>)> = (0..batch)
             .map(|_| &examples[rng.random_range(0..examples.len())])
             .collect();
@@ -76,6 +78,10 @@ pub fn warmup_sft<B: AutodiffBackend>(
         let mask = layout.response_mask::<B>(device);
         let (logp, _) = response_logprobs(&policy, &layout, 1.0, 0, false);
         let loss = -(logp * mask.clone()).sum() / mask.sum();
+        if config.logging.print_every > 0 && (step % report_every == 0 || step == 1) {
+            let value: f32 = loss.clone().into_scalar().elem();
+            eprintln!("warmup_sft step {step}/{steps}: loss {value:.4}");
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &policy);
         policy = optimizer.step(config.warmup_sft.lr, policy, grads);
     }
@@ -141,7 +147,7 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         .init::<B, ProcessRewardModel<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let pad = tokenizer.pad_token_id().unwrap_or(0);
-    for _ in 0..TOY_PRM_STEPS {
+    for step in 1..=TOY_PRM_STEPS {
         let picked: Vec<&PrmExample> = (0..TOY_PRM_BATCH)
             .map(|_| &examples[rng.random_range(0..examples.len())])
             .collect();
@@ -167,6 +173,10 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         );
         let target = Tensor::<B, 2, Int>::from_data(TensorData::new(class, [n, 1]), device);
         let loss = -picked_rows.gather(1, target).mean();
+        if config.logging.print_every > 0 && (step % (TOY_PRM_STEPS / 5).max(1) == 0 || step == 1) {
+            let value: f32 = loss.clone().into_scalar().elem();
+            eprintln!("toy PRM step {step}/{TOY_PRM_STEPS}: loss {value:.4}");
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &prm);
         prm = optimizer.step(3e-3, prm, grads);
     }

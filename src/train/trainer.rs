@@ -23,11 +23,12 @@ use super::nan_guard::NanGuard;
 use super::plots::plot_metrics_file;
 use super::progress::TrainProgress;
 use super::prompt_sampler::PromptSampler;
-use super::setup::{Models, PromptItem, build_models, load_prompts};
+use super::setup::{Models, PromptItem, build_models, load_prompts, train_problems};
+use super::validation::add_validation_metrics;
 use crate::generation::GenerationConfig;
 use crate::model::Qwen2ForCausalLm;
 use crate::model::export::{causal_lm_tensors, st_dtype, to_bytes};
-use crate::reward::prm::PrmScorer;
+use crate::reward::prm::StepScorer;
 use crate::reward::verifier::Verifier;
 use crate::tokenizer::Tokenizer;
 
@@ -43,7 +44,7 @@ pub struct Trainer<B: AutodiffBackend> {
     /// The frozen reference policy (only when `reference.kl_coef > 0`).
     pub reference: Option<Qwen2ForCausalLm<B::InnerBackend>>,
     /// The process reward model (only for algorithms that use step scores).
-    pub prm: Option<PrmScorer<B::InnerBackend>>,
+    pub prm: Option<Box<dyn StepScorer>>,
     /// The policy's tokenizer.
     pub tokenizer: Tokenizer,
     /// Rollout settings.
@@ -110,14 +111,15 @@ impl<B: AutodiffBackend> Trainer<B> {
             Some(dir) => Some(load_checkpoint(dir)?.state.step),
             None => None,
         };
+        let problems = train_problems(&config)?;
         let Models {
             policy,
             reference,
             prm,
             tokenizer,
             generation,
-        } = build_models::<B>(&config, &device)?;
-        let (train_set, val_set) = load_prompts(&config, &tokenizer)?;
+        } = build_models::<B>(&config, &problems, &device)?;
+        let (train_set, val_set) = load_prompts(&config, problems, &tokenizer)?;
         if train_set.is_empty() {
             bail!("no training prompts (data.train_files)");
         }
@@ -176,8 +178,16 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// Runs every remaining step; returns the metrics of each.
     pub fn run(&mut self) -> Result<Vec<StepMetrics>> {
         let mut all = Vec::new();
+        if self.config.run.eval_before_train && self.step == 0 {
+            self.validate()?;
+        }
         while self.step < self.total_steps {
-            let m = self.train_step()?;
+            let mut m = self.train_step()?;
+            if self.validation_due()
+                && let Some(report) = self.validate()?
+            {
+                add_validation_metrics(&mut m, &report);
+            }
             self.metrics.write(&m)?;
             let summary = format!(
                 "step {} reward {:.3} kept {}/{} loss {:.4} grad_norm {:.3}",

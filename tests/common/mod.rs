@@ -4,6 +4,10 @@
 pub mod parity;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Held by every test that writes process environment variables.
+pub static ENV_LOCK: Mutex<()> = Mutex::new(());
 
 /// `tests/fixtures` of this crate.
 pub fn fixtures() -> PathBuf {
@@ -59,4 +63,28 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
+}
+
+/// Runs the `prof-grpo` binary with `args`.
+pub fn run_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_prof-grpo"))
+        .args(args)
+        .output()
+        .expect("running prof-grpo")
+}
+
+/// Runs the `prof-grpo` binary, asserts success and parses its standard output as JSON.
+pub fn cli_json(args: &[&str]) -> serde_json::Value {
+    let out = run_cli(args);
+    assert!(
+        out.status.success(),
+        "prof-grpo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "prof-grpo {args:?}: stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }

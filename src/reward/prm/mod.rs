@@ -9,5 +9,5 @@ pub mod scoring;
 pub use aggregation::Aggregation;
 pub use format::{PrmInput, Truncation, prepare_prm_input, split_steps};
 pub use model::ProcessRewardModel;
-pub use scorer::{CompletionSteps, PrmScorer, PrmSettings};
+pub use scorer::{CompletionSteps, PrmScorer, PrmSettings, StepScorer};
 pub use scoring::{Padding, StepScores, score_ids};

@@ -32,6 +32,19 @@ impl Default for PrmSettings {
     }
 }
 
+/// Anything that scores the steps of `(question, response)` pairs: a [`PrmScorer`] on whatever
+/// backend and device it was loaded on, so the trainer needs not share the PRM's backend.
+pub trait StepScorer {
+    /// Step scores of each pair, in order (see [`PrmScorer::score`]).
+    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<CompletionSteps>>;
+}
+
+impl<B: Backend> StepScorer for PrmScorer<B> {
+    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<CompletionSteps>> {
+        PrmScorer::score(self, pairs)
+    }
+}
+
 /// A loaded PRM with its tokenizer.
 pub struct PrmScorer<B: Backend> {
     /// The network (frozen; run on an inference backend).

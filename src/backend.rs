@@ -55,6 +55,16 @@ pub trait AutodiffTask {
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
 }
 
+/// The device string of accelerator `index` on `kind`: empty (the default device, or
+/// `PROF_DEVICE`) for index 0, `N` on cuda, `discrete:N` on wgpu.
+pub fn device_for_index(kind: BackendKind, index: usize) -> String {
+    match (kind, index) {
+        (_, 0) | (BackendKind::Flex, _) => String::new(),
+        (BackendKind::Cuda, i) => i.to_string(),
+        (BackendKind::Wgpu, i) => format!("discrete:{i}"),
+    }
+}
+
 /// Device selection string: for wgpu `default|cpu|discrete[:N]|integrated[:N]`, for cuda `N`.
 /// Falls back to `PROF_DEVICE` when empty.
 fn device_spec(spec: &str) -> String {
@@ -93,6 +103,41 @@ fn missing_feature(kind: BackendKind) -> anyhow::Error {
     anyhow::anyhow!(
         "this build has no {feature} backend: rebuild with `cargo build --release --features {feature}`"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_strings_of_an_index() {
+        assert_eq!(device_for_index(BackendKind::Cuda, 0), "");
+        assert_eq!(device_for_index(BackendKind::Cuda, 2), "2");
+        assert_eq!(device_for_index(BackendKind::Wgpu, 1), "discrete:1");
+        assert_eq!(device_for_index(BackendKind::Flex, 3), "");
+    }
+
+    #[test]
+    fn a_gpu_backend_missing_from_the_build_names_the_feature() {
+        struct Nothing;
+        impl BackendTask for Nothing {
+            type Output = ();
+            fn run<B: Backend>(self, _: B::Device) -> Result<()> {
+                Ok(())
+            }
+        }
+        assert!(run_inference(BackendKind::Flex, "", Nothing).is_ok());
+        #[cfg(not(feature = "cuda"))]
+        {
+            let err = run_inference(BackendKind::Cuda, "", Nothing).unwrap_err();
+            assert!(err.to_string().contains("--features cuda"), "{err}");
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let err = run_inference(BackendKind::Wgpu, "", Nothing).unwrap_err();
+            assert!(err.to_string().contains("--features wgpu"), "{err}");
+        }
+    }
 }
 
 /// Runs `task` on the inference backend `kind`.
