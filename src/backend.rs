@@ -95,6 +95,7 @@ fn cuda_device(spec: &str) -> Result<burn::backend::cuda::CudaDevice> {
     Ok(burn::backend::cuda::CudaDevice { index })
 }
 
+#[cfg(not(all(feature = "wgpu", feature = "cuda")))]
 fn missing_feature(kind: BackendKind) -> anyhow::Error {
     let feature = match kind {
         BackendKind::Wgpu => "wgpu",
