@@ -10,6 +10,8 @@
 #   --full     also decode at batch 8, 32 and 64
 #   --python   interpreter with torch + transformers (tests/fixtures/requirements.txt); default
 #              $PROF_BENCH_PYTHON, else /work/venvs/fixtures/bin/python, else python3
+#   --profile  cargo profile of our bench binaries (default bench, i.e. release; `dev` reuses a
+#              warm test build: dependencies at opt-level 3, this crate at 1)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +20,7 @@ THREADS=2
 REPEATS=3
 FULL=0
 OUT="$ROOT/benches/RESULTS.md"
+export PROF_BENCH_PROFILE=${PROF_BENCH_PROFILE:-bench}
 PYTHON=${PROF_BENCH_PYTHON:-}
 if [[ -z "$PYTHON" ]]; then
     if [[ -x /work/venvs/fixtures/bin/python ]]; then PYTHON=/work/venvs/fixtures/bin/python; else PYTHON=python3; fi
@@ -31,6 +34,7 @@ while [[ $# -gt 0 ]]; do
         --model-dir) MODEL_DIR=$2; shift ;;
         --python) PYTHON=$2; shift ;;
         --out) OUT=$2; shift ;;
+        --profile) PROF_BENCH_PROFILE=$2; shift ;;
         -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -52,7 +56,7 @@ fi
 
 # 2. Our bench binary (release profile), built once.
 echo "== building the throughput bench" >&2
-BIN=$(cargo bench --no-run --bench throughput --bench prm_scoring --message-format=json \
+BIN=$(cargo bench --profile "$PROF_BENCH_PROFILE" --no-run --bench throughput --bench prm_scoring --message-format=json \
     | grep '"name":"throughput"' | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/')
 [[ -x "$BIN" ]] || { echo "compare.sh: could not build benches/throughput.rs (run cargo bench --no-run)" >&2; exit 1; }
 
@@ -83,7 +87,7 @@ fi
 
 # 3. PRM scoring (ours only; criterion).
 echo "== PRM scoring (criterion)" >&2
-RAYON_NUM_THREADS=$THREADS cargo bench --bench prm_scoring -- --noplot >&2
+RAYON_NUM_THREADS=$THREADS cargo bench --profile "$PROF_BENCH_PROFILE" --bench prm_scoring -- --noplot >&2
 CRITERION_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/criterion/prm_scoring/micro_batch"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -136,7 +140,8 @@ busy = max(float(load0.split()[0]), float(load1.split()[0])) > 2.5
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 block = [
     f"Machine: {cpu}, {cpus} logical CPUs; {threads} threads for both engines "
-    f"(`RAYON_NUM_THREADS={threads}` / `torch.set_num_threads({threads})`), f32, median of {repeats} runs after one warm-up. ",
+    f"(`RAYON_NUM_THREADS={threads}` / `torch.set_num_threads({threads})`), f32, median of {repeats} runs after one warm-up; "
+    f"our binaries built with cargo profile `{os.environ.get('PROF_BENCH_PROFILE', 'bench')}`. ",
     f"Date: {date}. Versions: prof-grpo on Burn 0.21.0 (flex backend), {rustc}; "
     f"torch {torch_line.get('torch', '?')}, transformers {torch_line.get('transformers', '?')} "
     f"(attention: {torch_line.get('attn_implementation', '?')}), Python {platform.python_version()}. ",

@@ -20,7 +20,7 @@ use anyhow::{Result, bail};
 use burn::tensor::DType;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
-use prof_grpo::cli::backend::{
+use prof_grpo::backend::{
     AutodiffTask, BackendKind, BackendTask, default_dtype, run_autodiff, run_inference,
 };
 use prof_grpo::model::dtype::parse_dtype;

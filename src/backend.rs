@@ -106,40 +106,6 @@ fn missing_feature(kind: BackendKind) -> anyhow::Error {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn device_strings_of_an_index() {
-        assert_eq!(device_for_index(BackendKind::Cuda, 0), "");
-        assert_eq!(device_for_index(BackendKind::Cuda, 2), "2");
-        assert_eq!(device_for_index(BackendKind::Wgpu, 1), "discrete:1");
-        assert_eq!(device_for_index(BackendKind::Flex, 3), "");
-    }
-
-    #[test]
-    fn a_gpu_backend_missing_from_the_build_names_the_feature() {
-        struct Nothing;
-        impl BackendTask for Nothing {
-            type Output = ();
-            fn run<B: Backend>(self, _: B::Device) -> Result<()> {
-                Ok(())
-            }
-        }
-        assert!(run_inference(BackendKind::Flex, "", Nothing).is_ok());
-        #[cfg(not(feature = "cuda"))]
-        {
-            let err = run_inference(BackendKind::Cuda, "", Nothing).unwrap_err();
-            assert!(err.to_string().contains("--features cuda"), "{err}");
-        }
-        #[cfg(not(feature = "wgpu"))]
-        {
-            let err = run_inference(BackendKind::Wgpu, "", Nothing).unwrap_err();
-            assert!(err.to_string().contains("--features wgpu"), "{err}");
-        }
-    }
-}
 
 /// Runs `task` on the inference backend `kind`.
 pub fn run_inference<T: BackendTask>(
@@ -216,5 +182,40 @@ pub fn default_dtype(kind: BackendKind) -> burn::tensor::DType {
     match kind {
         BackendKind::Cuda => burn::tensor::DType::BF16,
         _ => burn::tensor::DType::F32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_strings_of_an_index() {
+        assert_eq!(device_for_index(BackendKind::Cuda, 0), "");
+        assert_eq!(device_for_index(BackendKind::Cuda, 2), "2");
+        assert_eq!(device_for_index(BackendKind::Wgpu, 1), "discrete:1");
+        assert_eq!(device_for_index(BackendKind::Flex, 3), "");
+    }
+
+    #[test]
+    fn a_gpu_backend_missing_from_the_build_names_the_feature() {
+        struct Nothing;
+        impl BackendTask for Nothing {
+            type Output = ();
+            fn run<B: Backend>(self, _: B::Device) -> Result<()> {
+                Ok(())
+            }
+        }
+        assert!(run_inference(BackendKind::Flex, "", Nothing).is_ok());
+        #[cfg(not(feature = "cuda"))]
+        {
+            let err = run_inference(BackendKind::Cuda, "", Nothing).unwrap_err();
+            assert!(err.to_string().contains("--features cuda"), "{err}");
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let err = run_inference(BackendKind::Wgpu, "", Nothing).unwrap_err();
+            assert!(err.to_string().contains("--features wgpu"), "{err}");
+        }
     }
 }

@@ -133,6 +133,41 @@ impl ToyExpression {
         s
     }
 
+    /// Parses the text of [`Self::text`] (`3+4*2`), or a toy problem `What is 3+4*2?`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let body = text
+            .trim()
+            .strip_prefix("What is ")
+            .and_then(|t| t.strip_suffix('?'))
+            .unwrap_or(text.trim());
+        let mut operands = Vec::new();
+        let mut ops = Vec::new();
+        let mut rest = body;
+        loop {
+            // The first operand alone may be negative.
+            let sign = if operands.is_empty() && rest.starts_with('-') {
+                1
+            } else {
+                0
+            };
+            let digits = rest[sign..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            operands.push(rest[..sign + digits].parse().ok()?);
+            rest = &rest[sign + digits..];
+            let Some(c) = rest.chars().next() else { break };
+            ops.push(match c {
+                '+' => ToyOp::Add,
+                '-' => ToyOp::Sub,
+                '*' => ToyOp::Mul,
+                _ => return None,
+            });
+            rest = &rest[1..];
+        }
+        (operands.len() >= 2).then_some(Self { operands, ops })
+    }
+
     /// Index of the next operation: the first `*`, else the first operator.
     fn next_op(&self) -> Option<usize> {
         if self.ops.is_empty() {
@@ -388,6 +423,27 @@ pub fn toy_problems(count: usize, seed: u64, config: &ToyConfig) -> Vec<Problem>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expressions_parse_back_from_their_text_and_problem() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..200 {
+            let e = ToyExpression::random(&mut rng, &ToyConfig::default());
+            assert_eq!(ToyExpression::parse(&e.text()), Some(e.clone()));
+            assert_eq!(
+                ToyExpression::parse(&format!("What is {}?", e.text())),
+                Some(e)
+            );
+        }
+        let negative = ToyExpression::parse("-3*2").unwrap();
+        assert_eq!(
+            (negative.operands, negative.ops),
+            (vec![-3, 2], vec![ToyOp::Mul])
+        );
+        for bad in ["", "3", "3+", "3+-2", "What is 3+x?", "3/2"] {
+            assert_eq!(ToyExpression::parse(bad), None, "{bad:?}");
+        }
+    }
 
     fn expr(operands: &[i64], ops: &[ToyOp]) -> ToyExpression {
         ToyExpression {

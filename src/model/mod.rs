@@ -7,6 +7,7 @@ pub mod config;
 pub mod decoder_layer;
 pub mod dtype;
 pub mod export;
+pub mod host_weights;
 pub mod hub;
 pub mod init;
 pub mod kv_cache;

@@ -556,6 +556,8 @@ config_section! {
         pub lr: f64 = 1e-4,
         /// Examples per supervised step.
         pub batch_size: usize = 16,
+        /// Toy problems only: fraction of supervised examples showing a flawed solution (slip, compensated slip, no final answer).
+        pub flawed_fraction: f64 = 0.0,
     }
 }
 

@@ -323,6 +323,13 @@ pub fn validate(c: &TrainConfig) -> Result<()> {
             w.batch_size >= 1,
             "warmup_sft.batch_size must be at least 1".into(),
         );
+        check(
+            (0.0..=1.0).contains(&w.flawed_fraction),
+            format!(
+                "warmup_sft.flawed_fraction must be in [0, 1] (got {})",
+                w.flawed_fraction
+            ),
+        );
     }
 
     if c.policy.model.starts_with("builtin:") {

@@ -13,6 +13,7 @@ use crate::backend::{AutodiffTask, BackendKind, device_for_index, run_autodiff};
 use crate::data::{LoadOptions, Problem, PromptTemplate, default_data_dir, load_dataset};
 use crate::generation::{GenerationConfig, SamplingParams};
 use crate::model::dtype::parse_dtype;
+use crate::model::export::{NamedTensor, backbone_tensors};
 use crate::model::init::RandomInit;
 use crate::model::loader::random_causal_lm;
 use crate::model::{Qwen2Config, Qwen2ForCausalLm, load_pretrained};
@@ -134,7 +135,10 @@ pub fn build_models<B: AutodiffBackend>(
     let reference = config.uses_reference().then(|| policy.valid());
 
     let prm = if config.uses_prm() {
-        Some(build_prm::<B>(config, &tokenizer, device)?)
+        // The toy PRM of a built-in policy starts from the warmed-up policy's backbone.
+        let backbone = (config.policy.model == BUILTIN_POLICY && config.prm.model == BUILTIN_PRM)
+            .then(|| backbone_tensors(&policy.valid().model, "model."));
+        Some(build_prm::<B>(config, &tokenizer, backbone, device)?)
     } else {
         None
     };
@@ -152,24 +156,31 @@ pub fn build_models<B: AutodiffBackend>(
 fn build_prm<B: AutodiffBackend>(
     config: &TrainConfig,
     tokenizer: &Tokenizer,
+    backbone: Option<Vec<NamedTensor>>,
     device: &B::Device,
 ) -> Result<Box<dyn StepScorer>> {
     let kind = match config.prm.backend.as_str() {
-        "same" => return prm_on::<B>(config, tokenizer, device),
+        "same" => return prm_on::<B>(config, tokenizer, backbone, device),
         other => other.parse::<BackendKind>()?,
     };
     struct OnBackend<'a> {
         config: &'a TrainConfig,
         tokenizer: &'a Tokenizer,
+        backbone: Option<Vec<NamedTensor>>,
     }
     impl AutodiffTask for OnBackend<'_> {
         type Output = Box<dyn StepScorer>;
         fn run<P: AutodiffBackend>(self, device: P::Device) -> Result<Self::Output> {
-            prm_on::<P>(self.config, self.tokenizer, &device)
+            prm_on::<P>(self.config, self.tokenizer, self.backbone, &device)
         }
     }
     let spec = device_for_index(kind, config.prm.device_index);
-    run_autodiff(kind, &spec, OnBackend { config, tokenizer }).with_context(|| {
+    let task = OnBackend {
+        config,
+        tokenizer,
+        backbone,
+    };
+    run_autodiff(kind, &spec, task).with_context(|| {
         format!(
             "prm.backend = {:?}, prm.device_index = {}",
             config.prm.backend.as_str(),
@@ -182,6 +193,7 @@ fn build_prm<B: AutodiffBackend>(
 fn prm_on<B: AutodiffBackend>(
     config: &TrainConfig,
     tokenizer: &Tokenizer,
+    backbone: Option<Vec<NamedTensor>>,
     device: &B::Device,
 ) -> Result<Box<dyn StepScorer>> {
     let settings = PrmSettings {
@@ -193,7 +205,7 @@ fn prm_on<B: AutodiffBackend>(
         },
     };
     let scorer = if config.prm.model == BUILTIN_PRM {
-        let prm = train_toy_prm::<B>(config, tokenizer, device)?;
+        let prm = train_toy_prm::<B>(config, tokenizer, backbone, device)?;
         PrmScorer::new(prm.valid(), tokenizer.clone(), settings)?
     } else {
         let dtype = parse_dtype(config.prm.dtype.as_str())?;

@@ -12,9 +12,15 @@ use rand_chacha::ChaCha8Rng;
 use super::config::TrainConfig;
 use super::setup::prompt_template;
 use crate::data::Problem;
-use crate::data::toy::{Corruption, ToyConfig, corrupt_solution, generate_toy_set, toy_problems};
+use crate::data::spec::DatasetSpec;
+use crate::data::toy::{
+    Corruption, STEP_BREAK, ToyConfig, ToyExpression, corrupt_solution, generate_toy_set,
+    toy_problems,
+};
 use crate::generation::{ResponseBatch, response_logprobs};
 use crate::model::Batch;
+use crate::model::export::NamedTensor;
+use crate::model::host_weights::HostWeights;
 use crate::model::init::RandomInit;
 use crate::model::{Qwen2Config, Qwen2ForCausalLm};
 use crate::reward::prm::ProcessRewardModel;
@@ -31,16 +37,37 @@ pub const TOY_DATASET: &str = "builtin:arithmetic";
 pub const TOY_PROBLEMS: usize = 512;
 /// Optimizer steps of the toy PRM's training.
 pub const TOY_PRM_STEPS: usize = 150;
+/// Learning rate of the toy PRM's training.
+pub const TOY_PRM_LR: f64 = 1e-3;
 /// Sequences per toy PRM step.
 pub const TOY_PRM_BATCH: usize = 32;
 
+/// The shape of the toy problems of `builtin:arithmetic`: that of the built-in `toy_arithmetic`
+/// dataset (`datasets/toy_arithmetic.toml`), so training, its toy PRM and `eval` agree.
+pub fn toy_shape() -> ToyConfig {
+    DatasetSpec::builtin("toy_arithmetic")
+        .and_then(|spec| spec.generator)
+        .map(|g| g.toy)
+        .unwrap_or_default()
+}
+
 /// The toy problems of a seed.
 pub fn toy_prompts(seed: u64) -> Vec<Problem> {
-    toy_problems(TOY_PROBLEMS, seed, &ToyConfig::default())
+    toy_problems(TOY_PROBLEMS, seed, &toy_shape())
+}
+
+/// A supervised example: prompt ids, the reference response and flawed variants of it.
+struct SftExample {
+    prompt: Vec<u32>,
+    clean: Vec<u32>,
+    flawed: Vec<Vec<u32>>,
 }
 
 /// Supervised warm-up on reference solutions: `warmup_sft.steps` AdamW steps of mean token
-/// cross-entropy on `solution + <|im_end|>` given the prompt.
+/// cross-entropy on `solution + eos` given the prompt. With `warmup_sft.flawed_fraction > 0`,
+/// that fraction of the toy examples shows a flawed solution instead, one of: a slip (a wrong
+/// value in one step) carried on to a wrong answer, a slip compensated back to the right answer,
+/// or the steps without the final answer.
 pub fn warmup_sft<B: AutodiffBackend>(
     mut policy: Qwen2ForCausalLm<B>,
     tokenizer: &Tokenizer,
@@ -48,32 +75,61 @@ pub fn warmup_sft<B: AutodiffBackend>(
     config: &TrainConfig,
     device: &B::Device,
 ) -> Result<Qwen2ForCausalLm<B>> {
-    let examples: Vec<(Vec<u32>, Vec<u32>)> = problems
-        .iter()
-        .filter_map(|p| p.solution.as_ref().map(|s| (p, s)))
-        .map(|(p, s)| -> Result<_> {
-            let prompt = prompt_template(config).encode(p, tokenizer)?;
-            let mut response = tokenizer.encode(s)?;
-            response.extend(tokenizer.eos_token_id());
-            Ok((prompt, response))
-        })
-        .collect::<Result<_>>()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed ^ 0x736674);
+    let encode_response = |text: &str| -> Result<Vec<u32>> {
+        let mut ids = tokenizer.encode(text)?;
+        ids.extend(tokenizer.eos_token_id());
+        Ok(ids)
+    };
+    let mut examples = Vec::new();
+    for p in problems {
+        let Some(solution) = &p.solution else {
+            continue;
+        };
+        let mut flawed = Vec::new();
+        if config.warmup_sft.flawed_fraction > 0.0
+            && let Some(expr) = ToyExpression::parse(&p.problem)
+        {
+            for kind in [Corruption::Slip, Corruption::CompensatedSlip] {
+                if let Some(s) = corrupt_solution(&expr, kind, &mut rng) {
+                    flawed.push(encode_response(&s.text())?);
+                }
+            }
+            // Unfinished: the steps without the final answer.
+            if let Some((steps, _)) = solution.rsplit_once(STEP_BREAK) {
+                flawed.push(encode_response(steps)?);
+            }
+        }
+        examples.push(SftExample {
+            prompt: prompt_template(config).encode(p, tokenizer)?,
+            clean: encode_response(solution)?,
+            flawed,
+        });
+    }
     if examples.is_empty() {
         anyhow::bail!("warmup_sft.steps > 0 but no training problem has a reference solution");
     }
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(0.0)
         .init::<B, Qwen2ForCausalLm<B>>();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed ^ 0x736674);
     let batch = config.warmup_sft.batch_size.max(1);
     let steps = config.warmup_sft.steps;
     let report_every = (steps / 10).max(1);
     for step in 1..=steps {
-        let picked: Vec<&(Vec<u32>, Vec<u32>)> = (0..batch)
-            .map(|_| &examples[rng.random_range(0..examples.len())])
+        let picked: Vec<(&[u32], &[u32])> = (0..batch)
+            .map(|_| {
+                let e = &examples[rng.random_range(0..examples.len())];
+                let response =
+                    if !e.flawed.is_empty() && rng.random_bool(config.warmup_sft.flawed_fraction) {
+                        &e.flawed[rng.random_range(0..e.flawed.len())]
+                    } else {
+                        &e.clean
+                    };
+                (e.prompt.as_slice(), response.as_slice())
+            })
             .collect();
-        let prompts: Vec<&[u32]> = picked.iter().map(|e| e.0.as_slice()).collect();
-        let responses: Vec<&[u32]> = picked.iter().map(|e| e.1.as_slice()).collect();
+        let prompts: Vec<&[u32]> = picked.iter().map(|e| e.0).collect();
+        let responses: Vec<&[u32]> = picked.iter().map(|e| e.1).collect();
         let layout = ResponseBatch::new(&prompts, &responses);
         let mask = layout.response_mask::<B>(device);
         let (logp, _) = response_logprobs(&policy, &layout, 1.0, 0, false);
@@ -99,7 +155,7 @@ fn prm_examples(tokenizer: &Tokenizer, seed: u64) -> Result<Vec<PrmExample>> {
     let step_id = tokenizer.require_token_id(crate::reward::prm::format::STEP_TOKEN)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x70726d);
     let mut out = Vec::new();
-    for item in generate_toy_set(TOY_PROBLEMS, seed ^ 0x70726d, &ToyConfig::default()) {
+    for item in generate_toy_set(TOY_PROBLEMS, seed ^ 0x70726d, &toy_shape()) {
         let mut solutions = vec![item.solution.clone()];
         for kind in [Corruption::Slip, Corruption::CompensatedSlip] {
             if let Some(s) = corrupt_solution(&item.expression, kind, &mut rng) {
@@ -127,20 +183,27 @@ fn prm_examples(tokenizer: &Tokenizer, seed: u64) -> Result<Vec<PrmExample>> {
     Ok(out)
 }
 
-/// Trains the toy PRM (same tiny shape as the policy) on step-correctness labels.
+/// Trains the toy PRM (same tiny shape as the policy) on step-correctness labels. Its backbone
+/// starts from `backbone` (the warmed-up policy's `model.*` tensors, as real PRMs start from a
+/// policy model) when given, else at random; the score head starts at random.
 pub fn train_toy_prm<B: AutodiffBackend>(
     config: &TrainConfig,
     tokenizer: &Tokenizer,
+    backbone: Option<Vec<NamedTensor>>,
     device: &B::Device,
 ) -> Result<ProcessRewardModel<B>> {
     let shape: Qwen2Config = super::setup::policy_config(config, tokenizer)?;
     let seed = config.run.seed ^ 0x7072;
-    let mut prm = ProcessRewardModel::<B>::random(
-        &shape,
-        &RandomInit { seed, std: 0.02 },
-        DType::F32,
-        device,
-    )?;
+    let random = RandomInit { seed, std: 0.02 };
+    let mut prm = match backbone {
+        Some(tensors) => ProcessRewardModel::<B>::from_source(
+            &HostWeights::new(tensors, random),
+            &shape,
+            DType::F32,
+            device,
+        )?,
+        None => ProcessRewardModel::<B>::random(&shape, &random, DType::F32, device)?,
+    };
     let examples = prm_examples(tokenizer, config.run.seed)?;
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(0.0)
@@ -178,7 +241,25 @@ pub fn train_toy_prm<B: AutodiffBackend>(
             eprintln!("toy PRM step {step}/{TOY_PRM_STEPS}: loss {value:.4}");
         }
         let grads = GradientsParams::from_grads(loss.backward(), &prm);
-        prm = optimizer.step(3e-3, prm, grads);
+        prm = optimizer.step(TOY_PRM_LR, prm, grads);
     }
     Ok(prm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::toy::ToyOp;
+
+    #[test]
+    fn the_training_toy_set_has_the_shape_of_the_toy_arithmetic_dataset() {
+        let shape = toy_shape();
+        assert_eq!((shape.min_operands, shape.max_operands), (2, 2));
+        assert_eq!(shape.operators, [ToyOp::Add, ToyOp::Sub]);
+        for p in toy_prompts(3) {
+            let expr = ToyExpression::parse(&p.problem).expect("a toy problem");
+            assert_eq!(expr.operands.len(), 2, "{}", p.problem);
+            assert_eq!(p.gold, expr.value().to_string());
+        }
+    }
 }

@@ -211,10 +211,9 @@ impl<B: AutodiffBackend> Trainer<B> {
             {
                 plot_metrics_file(self.metrics.path(), &self.out_dir.join("curves.png"))?;
             }
-            if self.config.run.save_every > 0
-                && (self.step.is_multiple_of(self.config.run.save_every)
-                    || self.step == self.total_steps)
-            {
+            // `save_every = 0` still writes the final checkpoint.
+            let every = self.config.run.save_every;
+            if self.step == self.total_steps || (every > 0 && self.step.is_multiple_of(every)) {
                 self.save()?;
             }
             all.push(m);

@@ -250,3 +250,93 @@ pub fn inference_view<B: AutodiffBackend>(
 ) -> Qwen2ForCausalLm<B::InnerBackend> {
     policy.valid()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Qwen2Config;
+    use crate::model::init::RandomInit;
+    use crate::model::loader::random_causal_lm;
+    use burn::backend::{Autodiff, Flex};
+    use burn::optim::AdamWConfig;
+    use burn::tensor::DType;
+    use rand::SeedableRng;
+
+    type B = Autodiff<Flex>;
+
+    fn sequence_logprob(policy: &Qwen2ForCausalLm<B>, prompt: &[u32], response: &[u32]) -> f32 {
+        let layout = ResponseBatch::new(&[prompt], &[response]);
+        let (logp, _) = response_logprobs(&policy.valid(), &layout, 1.0, 0, false);
+        logp.sum().into_scalar().elem()
+    }
+
+    /// The update raises the log-probability of a completion with a positive advantage and
+    /// lowers that of one with a negative advantage.
+    #[test]
+    fn the_update_moves_log_probs_with_the_sign_of_the_advantage() {
+        let config = Qwen2Config::from_json(
+            r#"{"vocab_size": 32, "hidden_size": 16, "intermediate_size": 32,
+                "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+                "max_position_embeddings": 32, "tie_word_embeddings": true}"#,
+        )
+        .unwrap();
+        let device = Default::default();
+        let init = RandomInit { seed: 7, std: 0.2 };
+        let mut policy = random_causal_lm::<B>(&config, &init, DType::F32, &device).unwrap();
+        let prompt = vec![1u32, 2, 3];
+        let (good, bad) = (vec![4u32, 5, 6], vec![7u32, 8, 9]);
+        let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let plan = UpdatePlan {
+            epochs: 1,
+            mini_batches: 1,
+            micro_batch: 1,
+            lr: 1e-2,
+            grad_clip: 1.0,
+            temperature: 1.0,
+            pad_id: 0,
+            max_response_length: 8,
+            loss: LossConfig {
+                kl_coef: 0.0,
+                entropy_coef: 0.0,
+                ..LossConfig::default()
+            },
+        };
+        let before = (
+            sequence_logprob(&policy, &prompt, &good),
+            sequence_logprob(&policy, &prompt, &bad),
+        );
+        for _ in 0..3 {
+            let old = |r: &[u32]| {
+                let layout = ResponseBatch::new(&[prompt.as_slice()], &[r]);
+                let (logp, _) = response_logprobs(&policy.valid(), &layout, 1.0, 0, false);
+                logp.into_data().to_vec::<f32>().unwrap()
+            };
+            let items = vec![
+                UpdateItem {
+                    prompt: prompt.clone(),
+                    response: good.clone(),
+                    old_logprobs: old(&good),
+                    ref_logprobs: None,
+                    advantage: 1.0,
+                },
+                UpdateItem {
+                    prompt: prompt.clone(),
+                    response: bad.clone(),
+                    old_logprobs: old(&bad),
+                    ref_logprobs: None,
+                    advantage: -1.0,
+                },
+            ];
+            policy = update_policy(policy, &mut optimizer, &items, &plan, &mut rng)
+                .unwrap()
+                .0;
+        }
+        let after = (
+            sequence_logprob(&policy, &prompt, &good),
+            sequence_logprob(&policy, &prompt, &bad),
+        );
+        assert!(after.0 > before.0 + 0.1, "good: {before:?} -> {after:?}");
+        assert!(after.1 < before.1 - 0.1, "bad: {before:?} -> {after:?}");
+    }
+}

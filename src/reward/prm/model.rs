@@ -48,7 +48,8 @@ impl<B: Backend> ProcessRewardModel<B> {
         Self::from_source(init, config, dtype, device)
     }
 
-    fn from_source(
+    /// A PRM from any tensor source (checkpoint names `model.*`, `score.0.*`, `score.2.*`).
+    pub fn from_source(
         source: &impl TensorSource,
         config: &Qwen2Config,
         dtype: DType,
