@@ -106,7 +106,6 @@ fn missing_feature(kind: BackendKind) -> anyhow::Error {
     )
 }
 
-
 /// Runs `task` on the inference backend `kind`.
 pub fn run_inference<T: BackendTask>(
     kind: BackendKind,

@@ -93,6 +93,12 @@ fn a_smoke_run_writes_metrics_samples_plots_and_checkpoints() {
     assert!(dir.path().join("config.toml").is_file());
     assert!(dir.path().join("checkpoints/step-00000003").is_dir());
     assert!(dir.path().join("checkpoints/step-00000006").is_dir());
+    let hf_config =
+        std::fs::read_to_string(dir.path().join("checkpoints/step-00000006/config.json")).unwrap();
+    assert!(
+        !hf_config.contains("null"),
+        "transformers fails on null config values: {hf_config}"
+    );
 
     // Greedy validation after steps 3 and 6: a report each, the history file and the metrics.
     for (m, step) in on_disk.iter().zip(1..) {
@@ -287,13 +293,13 @@ fn first_and_last(rewards: &[f64], window: usize) -> (f64, f64) {
 
 /// The CI variant of the smoke run's learning check: the built-in run as configured (warm-up,
 /// toy PRM, PROF-GRPO) but 60 steps instead of 240 must raise the mean reward of its last 10
-/// steps at least 0.05 above that of its first 10 (0.08 measured: 0.309 → 0.389).
+/// steps at least 0.08 above that of its first 10 (0.17 measured: 0.275 → 0.449).
 #[test]
 fn a_shortened_smoke_run_learns() {
     let rewards = smoke_rewards(&["run.total_steps=60", "run.samples_every=0"]);
     let (first, last) = first_and_last(&rewards, 10);
     assert!(
-        last - first >= 0.05,
+        last - first >= 0.08,
         "mean reward {first:.3} over the first 10 steps, {last:.3} over the last 10"
     );
 }

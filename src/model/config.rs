@@ -23,7 +23,7 @@ pub struct Qwen2Config {
     /// Number of key/value heads (grouped-query attention when smaller than the query heads).
     pub num_key_value_heads: usize,
     /// Per-head width; `hidden_size / num_attention_heads` when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_dim: Option<usize>,
     /// Longest position the model was trained for (informational; positions are not capped).
     #[serde(default = "default_max_position_embeddings")]
@@ -32,31 +32,31 @@ pub struct Qwen2Config {
     #[serde(default = "default_rms_norm_eps")]
     pub rms_norm_eps: f64,
     /// Base of the rotary embedding frequencies (4.x layout).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_theta: Option<f64>,
     /// Rotary parameters (5.x layout): `{"rope_type": "default", "rope_theta": ...}`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_parameters: Option<RopeParameters>,
     /// Rotary scaling (4.x layout); only `null` or type `default` are supported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_scaling: Option<serde_json::Value>,
     /// Whether the LM head shares the embedding matrix.
     #[serde(default)]
     pub tie_word_embeddings: bool,
     /// Storage dtype of the checkpoint (4.x name).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub torch_dtype: Option<String>,
     /// Storage dtype of the checkpoint (5.x name).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<String>,
     /// Sliding-window attention switch; must be false (Qwen2.5 ships with it off).
     #[serde(default)]
     pub use_sliding_window: bool,
     /// End-of-sequence id(s) from the config, if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eos_token_id: Option<serde_json::Value>,
     /// Architecture names (`Qwen2ForCausalLM`, `Qwen2ForProcessRewardModel`, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architectures: Option<Vec<String>>,
 }
 
@@ -64,7 +64,7 @@ pub struct Qwen2Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RopeParameters {
     /// Rotary variant; only `default` is supported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_type: Option<String>,
     /// Base of the rotary frequencies.
     pub rope_theta: f64,
@@ -187,6 +187,19 @@ pub fn json_ids(value: Option<&serde_json::Value>) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn absent_optional_keys_are_not_written_as_null() {
+        // transformers reads `"head_dim": null` as a head size of None and fails to build.
+        let c = super::Qwen2Config::from_json(
+            r#"{"vocab_size": 8, "hidden_size": 4, "intermediate_size": 8,
+                "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("null"), "{text}");
+        assert_eq!(super::Qwen2Config::from_json(&text).unwrap(), c);
+    }
+
     use super::*;
 
     const V4: &str = r#"{"vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,

@@ -330,12 +330,7 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     fn policy_config_json(&self) -> Result<serde_json::Value> {
         let mut c = super::setup::policy_config(&self.config, &self.tokenizer)?;
-        c.dtype = Some(
-            crate::model::dtype::dtype_name(self.policy.model.dtype())
-                .replace("f32", "float32")
-                .replace("bf16", "bfloat16")
-                .replace("f16", "float16"),
-        );
+        c.dtype = Some(crate::eval::export::torch_dtype_name(self.policy.model.dtype())?.into());
         c.architectures = Some(vec!["Qwen2ForCausalLM".into()]);
         let mut v = serde_json::to_value(&c)?;
         v["model_type"] = "qwen2".into();
