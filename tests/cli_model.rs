@@ -2,15 +2,11 @@
 
 use crate::common;
 
-use common::{f32s, fixtures, max_abs_diff, read_json, u32s};
+use common::{f32s, fixtures, ids_arg, max_abs_diff, read_json, u32s};
 use std::process::Command;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prof-grpo"))
-}
-
-fn ids_arg(ids: &[u32]) -> String {
-    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
 #[test]

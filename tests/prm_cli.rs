@@ -5,12 +5,19 @@ use crate::common;
 
 use burn::backend::Flex;
 use burn::tensor::DType;
-use common::{cli_json, f32s, fixtures, read_json, run_cli, u32s};
+use common::{cli_json, f32s, fixtures, ids_arg, read_json, run_cli, u32s};
 use prof_grpo::reward::prm::{PrmScorer, PrmSettings};
 use prof_grpo::tokenizer::Tokenizer;
+use std::path::Path;
 
-fn ids_arg(ids: &[u32]) -> String {
-    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+/// The fixture PRM's weights in `dir` with the built-in tokenizer (it has `<extra_0>` and fits
+/// the fixture's vocabulary of 300).
+fn prm_with_tokenizer(dir: &Path) {
+    let src = fixtures().join("models/tiny-prm");
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    Tokenizer::builtin_toy().save_to_dir(dir).unwrap();
 }
 
 #[test]
@@ -41,14 +48,9 @@ fn raw_ids_give_the_reference_step_probabilities() {
 
 #[test]
 fn question_and_response_are_formatted_split_and_scored() {
-    // The fixture PRM's weights with the built-in tokenizer (it has `<extra_0>` and fits the
-    // fixture's vocabulary of 300).
     let dir = tempfile::tempdir().unwrap();
+    prm_with_tokenizer(dir.path());
     let src = fixtures().join("models/tiny-prm");
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
-    }
-    Tokenizer::builtin_toy().save_to_dir(dir.path()).unwrap();
     let model = dir.path().to_str().unwrap();
     let (question, response) = (
         "What is 2+3*4?",
@@ -113,13 +115,9 @@ fn question_and_response_are_formatted_split_and_scored() {
 #[test]
 fn curate_scores_steps_with_a_prm() {
     let dir = tempfile::tempdir().unwrap();
-    let src = fixtures().join("models/tiny-prm");
     let model = dir.path().join("prm");
     std::fs::create_dir(&model).unwrap();
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(src.join(f), model.join(f)).unwrap();
-    }
-    Tokenizer::builtin_toy().save_to_dir(&model).unwrap();
+    prm_with_tokenizer(&model);
     let responses = [
         "2+3 = 5.\n\nThe final answer is \\boxed{5}.",
         "2+3 = 6.\n\nThe final answer is \\boxed{6}.",

@@ -88,3 +88,8 @@ pub fn cli_json(args: &[&str]) -> serde_json::Value {
         )
     })
 }
+
+/// Token ids as the CLI's comma-separated `--ids` argument.
+pub fn ids_arg(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
