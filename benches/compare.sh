@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Throughput of prof-grpo against PyTorch/transformers on the same random ~47M-parameter Qwen2
-# (hidden 256, 8 layers, 4/2 heads, intermediate 1024, Qwen2.5 vocabulary, tied), on CPU, f32,
-# at the same thread count, each figure measured by our bench and then by torch's in this script.
+# prof-grpo against PyTorch/transformers on CPU, f32, at the same thread count, each figure
+# measured by our bench and then by PyTorch's in this script, on the same weights:
+#   - prefill, decode (batch 1/8/16/32/64), the update's log-prob forward, a training step and PRM
+#     scoring on a random ~47M-parameter Qwen2 (hidden 256, 8 layers, 4/2 heads, intermediate
+#     1024, Qwen2.5 vocabulary, tied);
+#   - one full GRPO step of the smoke config (benches/grpo_step.rs against
+#     benches/torch_grpo_step.py on the dumped policy and prompts);
+#   - peak resident memory of the smoke step and of a training step of a Qwen2.5-0.5B-shaped model.
 # Prints a markdown table (figure, ours, PyTorch, ratio) and writes it into benches/RESULTS.md.
 #
-#   benches/compare.sh [--full] [--threads 2] [--repeats 3] [--model-dir /tmp/prof-bench-47m]
-#                      [--python PATH] [--out benches/RESULTS.md]
+#   benches/compare.sh [--threads 2] [--repeats 3] [--model-dir /tmp/prof-bench-47m]
+#                      [--python PATH] [--out benches/RESULTS.md] [--profile bench|dev] [--quick]
 #
-#   --full     also decode at batch 8, 32 and 64
 #   --python   interpreter with torch + transformers (tests/fixtures/requirements.txt); default
 #              $PROF_BENCH_PYTHON, else /work/venvs/fixtures/bin/python, else python3
 #   --profile  cargo profile of our bench binaries (default bench, i.e. release; `dev` reuses a
 #              warm test build: dependencies at opt-level 3, this crate at 1)
+#   --quick    skip the 0.5B memory figure and decode at batch 8/32/64
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL_DIR=/tmp/prof-bench-47m
 THREADS=2
 REPEATS=3
-FULL=0
+QUICK=0
+MODEL_05B=/tmp/prof-bench-0.5b
 OUT="$ROOT/benches/RESULTS.md"
 export PROF_BENCH_PROFILE=${PROF_BENCH_PROFILE:-bench}
 PYTHON=${PROF_BENCH_PYTHON:-}
@@ -28,14 +34,15 @@ fi
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --full) FULL=1 ;;
+        --quick) QUICK=1 ;;
+        --full) ;; # the default now; kept for old command lines
         --threads) THREADS=$2; shift ;;
         --repeats) REPEATS=$2; shift ;;
         --model-dir) MODEL_DIR=$2; shift ;;
         --python) PYTHON=$2; shift ;;
         --out) OUT=$2; shift ;;
         --profile) PROF_BENCH_PROFILE=$2; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -56,9 +63,12 @@ fi
 
 # 2. Our bench binary (release profile), built once.
 echo "== building the throughput bench" >&2
-BIN=$(cargo bench --profile "$PROF_BENCH_PROFILE" --no-run --bench throughput --bench prm_scoring --message-format=json \
-    | grep '"name":"throughput"' | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/')
-[[ -x "$BIN" ]] || { echo "compare.sh: could not build benches/throughput.rs (run cargo bench --no-run)" >&2; exit 1; }
+BUILT=$(cargo bench --profile "$PROF_BENCH_PROFILE" --no-run --bench throughput --bench prm_scoring --bench grpo_step \
+    --message-format=json)
+exe() { grep "\"name\":\"$1\"" <<<"$BUILT" | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/'; }
+BIN=$(exe throughput)
+STEP_BIN=$(exe grpo_step)
+[[ -x "$BIN" && -x "$STEP_BIN" ]] || { echo "compare.sh: could not build the benches (run cargo bench --no-run)" >&2; exit 1; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 RAW=$(mktemp)
@@ -80,9 +90,35 @@ measure() { # batches(comma) prompt_len new_tokens modes(comma)
 }
 
 measure 1,16 64 32 prefill,decode
-measure 1,16 64 192 logprob
-if [[ $FULL == 1 ]]; then
+if [[ $QUICK == 0 ]]; then
     measure 8,32,64 64 32 decode
+fi
+measure 1,16 64 192 logprob
+measure 16 64 192 prm
+measure 4 64 192 train
+
+# One GRPO step of the smoke config: ours (dumping the workload), then PyTorch on it.
+STEP_DIR=$(mktemp -d)
+trap 'rm -f "$RAW"; rm -rf "$STEP_DIR"' EXIT
+echo "== ours:  one GRPO step of the smoke config" >&2
+RAYON_NUM_THREADS=$THREADS "$STEP_BIN" --steps "$REPEATS" --dump "$STEP_DIR" | tee -a "$RAW" >"$STEP_DIR/ours.json"
+KEPT=$("$PYTHON" -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["update_completions"]))' "$STEP_DIR/ours.json")
+echo "== torch: one GRPO step of the smoke config ($KEPT completions in the update)" >&2
+OMP_NUM_THREADS=$THREADS "$PYTHON" "$ROOT/benches/torch_grpo_step.py" --workload "$STEP_DIR" --threads "$THREADS" \
+    --steps "$REPEATS" --update-completions "$KEPT" >>"$RAW"
+
+# Memory of a training step of a Qwen2.5-0.5B-shaped model ([1, 256]), one process per engine.
+if [[ $QUICK == 0 ]]; then
+    if [[ ! -f "$MODEL_05B/config.json" ]]; then
+        echo "== making the 0.5B model in $MODEL_05B" >&2
+        "$PYTHON" "$TORCH_REF" --make-model "$MODEL_05B" --shape 0.5b >&2
+    fi
+    echo "== ours:  0.5B training step" >&2
+    RAYON_NUM_THREADS=$THREADS "$BIN" --model "$MODEL_05B" --batch 1 --prompt-len 64 --new-tokens 192 \
+        --mode train --repeats 1 --dtype f32 | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
+    echo "== torch: 0.5B training step" >&2
+    OMP_NUM_THREADS=$THREADS "$PYTHON" "$TORCH_REF" --model "$MODEL_05B" --batch 1 --prompt-len 64 \
+        --new-tokens 192 --mode train --repeats 1 --threads "$THREADS" | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
 fi
 
 # 3. PRM scoring (ours only; criterion).
@@ -97,41 +133,71 @@ CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 CPUS=$(nproc --all)
 RUSTC=$(rustc --version)
 "$PYTHON" - "$RAW" "$OUT" "$CRITERION_DIR" "$THREADS" "$REPEATS" "$CPU_MODEL" "$CPUS" "$RUSTC" \
-    "$LOAD_BEFORE" "$LOAD_AFTER" "$FULL" <<'PY'
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$QUICK" <<'PY'
 import datetime, json, os, platform, re, sys
 
-raw, out, crit, threads, repeats, cpu, cpus, rustc, load0, load1, full = sys.argv[1:]
+raw, out, crit, threads, repeats, cpu, cpus, rustc, load0, load1, quick = sys.argv[1:]
 lines = [json.loads(l) for l in open(raw) if l.strip().startswith("{")]
 
-def find(engine, batch, key, seq=None):
+def find(engine, key, batch=None, seq=None, shape=None, step=False):
     for l in lines:
-        if l["engine"] == engine and l["batch"] == batch and key in l:
-            if seq is None or l["prompt_len"] + l["new_tokens"] == seq:
-                return l[key]
+        if l.get("engine") != engine or key not in l or l.get("shape") != shape:
+            continue
+        if step != ("step_s" in l):
+            continue
+        if batch is not None and l.get("batch") != batch:
+            continue
+        if seq is not None and l.get("prompt_len", 0) + l.get("new_tokens", 0) != seq:
+            continue
+        return l[key]
     return None
 
 targets = {("decode", 1): 2.0, ("decode", 16): 1.2, ("logprob", 16): 2.0}
 rows = []
-def row(name, key, batch, mode, seq=None):
-    ours, torch = find("prof-grpo", batch, key, seq), find("torch", batch, key, seq)
-    ratio = f"{ours / torch:.2f}×" if ours and torch else "—"
+def fmt(x, unit=""):
+    if x is None:
+        return "—"
+    return f"{x:,.2f}{unit}" if abs(x) < 10 else f"{x:,.0f}{unit}"
+
+def row(name, key, batch=None, mode=None, seq=None, shape=None, higher_better=True, scale=1.0, unit="",
+        step=False):
+    ours = find("prof-grpo", key, batch, seq, shape, step)
+    torch = find("torch", key, batch, seq, shape, step)
+    ours = ours * scale if ours is not None else None
+    torch = torch * scale if torch is not None else None
+    if ours and torch:
+        ratio = f"{ours / torch:.2f}×" if higher_better else f"{torch / ours:.2f}×"
+    else:
+        ratio = "—"
     t = targets.get((mode, batch))
-    rows.append(f"| {name} | {ours:,.0f} | {torch:,.0f} | {ratio} | {'≥ %.1f×' % t if t else ''} |"
-                if ours and torch else f"| {name} | {ours or '—'} | {torch or '—'} | — | |")
+    rows.append(f"| {name} | {fmt(ours, unit)} | {fmt(torch, unit)} | {ratio} | {'≥ %.1f×' % t if t else ''} |")
 
 for b in (1, 16):
     row(f"prefill tokens/s, batch {b} × 64", "prefill_tokens_per_s", b, "prefill")
-for b in (1, 8, 16, 32, 64) if full == "1" else (1, 16):
+for b in (1, 16) if quick == "1" else (1, 8, 16, 32, 64):
     row(f"decode tokens/s, batch {b} (64-token prompt, 32 new)", "decode_tokens_per_s", b, "decode")
 for b in (1, 16):
     row(f"log-prob forward tokens/s, [{b}, 256] (192 response tokens)", "logprob_tokens_per_s", b, "logprob", 256)
+row("training step tokens/s (log-prob forward, backward, AdamW), [4, 256]", "train_tokens_per_s", 4, "train", 256)
+row("PRM scoring responses/s, 16 rows of 256 tokens (a PRM of the 47M shape)", "prm_responses_per_s", 16, "prm", 256)
+row("GRPO step of the smoke config, seconds (rollout + PRM + update)", "step_s", higher_better=False, unit=" s", step=True)
+row("— rollout tokens/s (16 prompts × 8 samples)", "rollout_tokens_per_s", step=True)
+row("— rollout seconds", "rollout_s", higher_better=False, unit=" s", step=True)
+row("— PRM scoring seconds", "prm_s", higher_better=False, unit=" s", step=True)
+row("— update seconds", "update_s", higher_better=False, unit=" s", step=True)
+row("peak RSS of the smoke GRPO step process, MiB", "peak_rss_bytes", higher_better=False, scale=1 / 2**20,
+    step=True)
+if quick != "1":
+    row("peak RSS of a Qwen2.5-0.5B-shaped training step [1, 256], MiB", "peak_rss_bytes", shape="0.5b",
+        higher_better=False, scale=1 / 2**20)
+    row("— its tokens/s", "train_tokens_per_s", shape="0.5b")
 
 prm = []
 for mb in (1, 16):
     path = os.path.join(crit, str(mb), "new", "estimates.json")
     try:
         ns = json.load(open(path))["median"]["point_estimate"]
-        prm.append(f"| PRM scoring responses/s, micro-batch {mb} (tiny PRM, 16 responses of 48–128 tokens) | {16 / (ns * 1e-9):,.0f} | — | — | |")
+        prm.append(f"| PRM scoring responses/s, micro-batch {mb} (tiny PRM fixture, 16 responses of 48–128 tokens) | {16 / (ns * 1e-9):,.0f} | — | — | |")
     except (OSError, KeyError, ValueError):
         prm.append(f"| PRM scoring responses/s, micro-batch {mb} | (no criterion estimate at {path}) | — | — | |")
 
@@ -141,14 +207,19 @@ date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC
 block = [
     f"Machine: {cpu}, {cpus} logical CPUs; {threads} threads for both engines "
     f"(`RAYON_NUM_THREADS={threads}` / `torch.set_num_threads({threads})`), f32, median of {repeats} runs after one warm-up; "
-    f"our binaries built with cargo profile `{os.environ.get('PROF_BENCH_PROFILE', 'bench')}`. ",
+    f"our binaries built with cargo profile `{os.environ.get('PROF_BENCH_PROFILE', 'bench')}`"
+    + (f" and `CARGO_PROFILE_DEV_OPT_LEVEL={os.environ['CARGO_PROFILE_DEV_OPT_LEVEL']}`"
+       if os.environ.get("CARGO_PROFILE_DEV_OPT_LEVEL") else "") + ". ",
     f"Date: {date}. Versions: prof-grpo on Burn 0.21.0 (flex backend), {rustc}; "
     f"torch {torch_line.get('torch', '?')}, transformers {torch_line.get('transformers', '?')} "
     f"(attention: {torch_line.get('attn_implementation', '?')}), Python {platform.python_version()}. ",
     f"Load average before/after: {load0} / {load1}"
     + (" — **the machine was busy (load > 2.5) while measuring; figures are noisy.**" if busy else "."),
     "",
-    "| figure | ours | PyTorch | ratio (ours / PyTorch) | target |",
+    "Ratios are ours over PyTorch for rates (tokens/s, responses/s) and PyTorch over ours for "
+    "seconds and memory, so above 1× always means prof-grpo is ahead.",
+    "",
+    "| figure | ours | PyTorch | ratio | target |",
     "|---|---:|---:|---:|---|",
     *rows,
     *prm,

@@ -4,12 +4,15 @@
 //!
 //! ```text
 //! cargo bench --bench throughput -- --model DIR --batch 1,16 --prompt-len 64 --new-tokens 32 \
-//!     [--mode prefill,decode,logprob,train|all] [--backend flex|wgpu|cuda] [--dtype f32|bf16] [--repeats 3]
-//! cargo bench --bench throughput -- --make-random-model DIR --shape tiny|47m|1.5b [--dtype bf16]
+//!     [--mode prefill,decode,logprob,train,prm|all] [--backend flex|wgpu|cuda] [--dtype f32|bf16] [--repeats 3]
+//! cargo bench --bench throughput -- --make-random-model DIR --shape tiny|47m|0.5b|1.5b [--dtype bf16]
 //! ```
 //! CPU threads follow `RAYON_NUM_THREADS`. With `--hbm-tbs` and `--peak-tflops` (the card's memory
 //! bandwidth in TB/s and dense bf16 peak in TFLOP/s) each line also gives the decode figure against
 //! the weight-streaming bound and the training figure against the FLOP bound.
+
+#[path = "common/peak_rss.rs"]
+mod peak_rss;
 
 #[path = "throughput/measure.rs"]
 mod measure;
@@ -43,6 +46,8 @@ enum Mode {
     Logprob,
     /// Log-prob forward, backward and an AdamW step on the autodiff backend.
     Train,
+    /// PRM scoring of `[batch, prompt-len + new-tokens]` rows by a PRM of the model's shape.
+    Prm,
     /// Prefill, decode and logprob (the set `torch_reference.py` measures by default).
     All,
 }
@@ -195,9 +200,12 @@ fn add_bounds(args: &Args, m: &mut Map<String, Value>, dtype: DType) {
     }
 }
 
+/// Prints one JSON line, with the process's peak resident memory so far.
 fn emit(line: &Map<String, Value>) -> Result<()> {
+    let mut line = line.clone();
+    line.insert("peak_rss_bytes".into(), json!(peak_rss::peak_rss_bytes()));
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", Value::Object(line.clone()))?;
+    writeln!(out, "{}", Value::Object(line))?;
     out.flush()?;
     Ok(())
 }
@@ -232,6 +240,7 @@ impl BackendTask for InferenceTask<'_> {
                     Mode::Prefill => measure::prefill(&lm.model, &w, &mut m)?,
                     Mode::Decode => measure::decode(&lm.model, &w, &mut m)?,
                     Mode::Logprob => measure::logprob(&lm.model, &w, &mut m)?,
+                    Mode::Prm => measure::prm(&lm.model, &lm.config, dtype, &w, &mut m)?,
                     Mode::Train | Mode::All => unreachable!("expanded before"),
                 }
             }

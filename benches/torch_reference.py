@@ -14,7 +14,9 @@ Measure (prints one JSON line):
   logprob  the policy log-prob pass of RL training on a [batch, prompt-len + new-tokens] batch: full
            forward keeping the logits of the last new-tokens + 1 positions, log_softmax, gather of the
            next tokens (as TRL's GRPO trainer does), without gradients
-Without --mode all three are measured. Each figure is the median of --repeats timed runs after one
+  prm      PRM scoring of [batch, prompt-len + new-tokens] rows by a PRM of the model's shape
+  train    the same forward with gradients, backward of the mean response log-prob, one AdamW step
+Without --mode prefill, decode and logprob are measured. Each figure is the median of --repeats timed runs after one
 untimed warm-up run.
 
 Make a random bench model (not committed; written on demand):
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -52,6 +55,21 @@ SHAPES = {
         eos_token_id=151643,
     ),
     # Qwen2.5-Math-1.5B's architecture (random weights).
+    # Qwen2.5-0.5B's architecture (random weights).
+    "0.5b": dict(
+        vocab_size=151936,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        bos_token_id=151643,
+        eos_token_id=151643,
+    ),
     "1.5b": dict(
         vocab_size=151936,
         hidden_size=1536,
@@ -171,6 +189,54 @@ def bench_logprob(model, ids, new_tokens: int, repeats: int) -> dict:
     return {"logprob_s": t, "logprob_tokens_per_s": ids.numel() / t, "logprob_seq_len": ids.shape[1]}
 
 
+def bench_train(model, ids, new_tokens: int, repeats: int) -> dict:
+    """The update's step: the log-prob forward with gradients, backward of the mean response
+    log-prob, one AdamW step (as benches/throughput.rs `--mode train`)."""
+    mask = torch.ones_like(ids)
+    keep = new_tokens
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+
+    def run():
+        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep + 1).logits
+        logps = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
+        token_logps = torch.gather(logps, -1, ids[:, -keep:].unsqueeze(-1)).squeeze(-1)
+        loss = -token_logps.mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    t = median_time(run, repeats)
+    model.eval()
+    return {"train_s": t, "train_tokens_per_s": ids.numel() / t, "train_seq_len": ids.shape[1]}
+
+
+def bench_prm(model, ids, prompt_len: int, repeats: int) -> dict:
+    """PRM scoring (as benches/throughput.rs `--mode prm`): a Qwen2 backbone of the model's shape
+    with a random two-layer head (hidden → hidden → 2), a step separator (id 0) every 16 response
+    tokens, P(good) read at the separators, one micro-batch."""
+    torch.manual_seed(0)
+    h = model.config.hidden_size
+    head = torch.nn.Sequential(torch.nn.Linear(h, h), torch.nn.ReLU(), torch.nn.Linear(h, 2))
+    rows = ids.clone()
+    rows[rows == 0] = 1
+    sep = torch.zeros_like(rows, dtype=torch.bool)
+    sep[:, prompt_len + 15 :: 16] = True
+    rows[sep] = 0
+    mask = torch.ones_like(rows)
+
+    def run():
+        with torch.no_grad():
+            hidden = model.model(input_ids=rows, attention_mask=mask).last_hidden_state
+            probs = head(hidden).float().softmax(-1)[..., 1]
+            [probs[i][rows[i] == 0].tolist() for i in range(rows.shape[0])]
+
+    t = median_time(run, repeats)
+    b = ids.shape[0]
+    return {"prm_s": t, "prm_responses_per_s": b / t, "prm_tokens_per_s": ids.numel() / t,
+            "prm_seq_len": ids.shape[1]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="checkpoint directory written by save_pretrained")
@@ -178,7 +244,7 @@ def main() -> None:
     ap.add_argument("--prompt-len", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--mode", choices=["prefill", "decode", "logprob"])
+    ap.add_argument("--mode", choices=["prefill", "decode", "logprob", "train", "prm"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--make-model", type=Path, metavar="DIR", help="write a random bench model and exit")
@@ -216,6 +282,11 @@ def main() -> None:
         result.update(bench_decode(model, prompt, args.new_tokens, args.repeats))
     if "logprob" in modes:
         result.update(bench_logprob(model, full, args.new_tokens, args.repeats))
+    if "prm" in modes:
+        result.update(bench_prm(model, full, args.prompt_len, args.repeats))
+    if "train" in modes:
+        result.update(bench_train(model, full, args.new_tokens, args.repeats))
+    result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(result), flush=True)
 
 

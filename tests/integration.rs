@@ -6,6 +6,8 @@ mod common;
 
 mod checkpoint;
 mod cli_model;
+#[cfg(feature = "cuda")]
+mod cuda_checks;
 mod data_gold_verify;
 mod data_prepare;
 mod data_shared;

@@ -8,7 +8,10 @@ use burn::tensor::{DType, Tensor, backend::AutodiffBackend, backend::Backend};
 use prof_grpo::generation::{
     GenerationConfig, ResponseBatch, SamplingParams, generate, response_logprobs,
 };
-use prof_grpo::model::{Batch, Qwen2ForCausalLm};
+use prof_grpo::model::init::RandomInit;
+use prof_grpo::model::{Batch, Qwen2Config, Qwen2ForCausalLm};
+use prof_grpo::reward::prm::{Padding, ProcessRewardModel, score_ids};
+use prof_grpo::train::policy_logprobs::PolicyLogprobs;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
@@ -194,8 +197,8 @@ pub fn logprob<B: Backend>(
     Ok(())
 }
 
-/// One training step on a `[batch, prompt_len + new_tokens]` batch: the log-prob forward,
-/// backward of the mean response log-prob, one AdamW step. Returns the trained model.
+/// One training step on a `[batch, prompt_len + new_tokens]` batch: the update's log-prob forward
+/// (`PolicyLogprobs`, vocabulary in chunks), backward of the mean response log-prob, one AdamW step. Returns the trained model.
 pub fn train<B: AutodiffBackend>(
     lm: Qwen2ForCausalLm<B>,
     w: &Workload,
@@ -207,9 +210,9 @@ pub fn train<B: AutodiffBackend>(
     let mut slot = Some(lm);
     let secs = median_secs::<B>(&device, w.repeats, || {
         let model = slot.take().expect("model present between steps");
-        let (logp, _) = response_logprobs(&model, &layout, 1.0, w.pad_id, false);
-        let loss: Tensor<B, 1> = logp.mean().neg();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let head = PolicyLogprobs::forward(&model, &layout, 1.0, w.pad_id);
+        let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
+        let grads = GradientsParams::from_grads(head.backward(loss), &model);
         slot = Some(optimizer.step(1e-6, model, grads));
         Ok(())
     })?;
@@ -221,4 +224,55 @@ pub fn train<B: AutodiffBackend>(
     );
     out.insert("train_seq_len".into(), json!(seq));
     Ok(slot.expect("model present after the last step"))
+}
+
+/// PRM scoring: a process reward model of the policy's shape (random weights; the head maps
+/// hidden → hidden → 2 classes) scores `[batch, prompt_len + new_tokens]` rows of random ids with
+/// a step separator every 16 tokens, in one micro-batch, reading the step probabilities back.
+pub fn prm<B: Backend>(
+    lm: &Qwen2ForCausalLm<B>,
+    config: &Qwen2Config,
+    dtype: DType,
+    w: &Workload,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    let device = device_of(lm);
+    let init = RandomInit {
+        seed: w.seed,
+        std: 0.02,
+    };
+    let prm = ProcessRewardModel::<B>::random(config, &init, dtype, &device)?;
+    let step_token = 0;
+    let rows: Vec<Vec<u32>> = random_ids(
+        lm.vocab_size(),
+        w.batch,
+        w.prompt_len + w.new_tokens,
+        w.seed + 2,
+    )
+    .into_iter()
+    .map(|mut r| {
+        for (t, id) in r.iter_mut().enumerate() {
+            if t >= w.prompt_len && (t - w.prompt_len + 1).is_multiple_of(16) {
+                *id = step_token;
+            } else if *id == step_token {
+                *id = 1;
+            }
+        }
+        r
+    })
+    .collect();
+    let secs = median_secs::<B>(&device, w.repeats, || {
+        let scores = score_ids(&prm, &rows, step_token, w.batch, Padding::Right, w.pad_id);
+        std::hint::black_box(scores);
+        Ok(())
+    })?;
+    let seq = w.prompt_len + w.new_tokens;
+    out.insert("prm_s".into(), json!(secs));
+    out.insert("prm_responses_per_s".into(), json!(w.batch as f64 / secs));
+    out.insert(
+        "prm_tokens_per_s".into(),
+        json!((w.batch * seq) as f64 / secs),
+    );
+    out.insert("prm_seq_len".into(), json!(seq));
+    Ok(())
 }

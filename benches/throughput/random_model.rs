@@ -20,6 +20,9 @@ pub enum Shape {
     /// ~47M parameters: hidden 256, 8 layers, 4/2 heads, intermediate 1024, Qwen2.5 vocabulary, tied.
     #[value(name = "47m")]
     M47,
+    /// Qwen2.5-0.5B: hidden 896, 24 layers, 14/2 heads, intermediate 4864, tied.
+    #[value(name = "0.5b")]
+    B0_5,
     /// Qwen2.5-Math-1.5B: hidden 1536, 28 layers, 12/2 heads, intermediate 8960, tied.
     #[value(name = "1.5b")]
     B1_5,
@@ -38,6 +41,7 @@ impl Shape {
         match self {
             Shape::Tiny => (1024, 64, 128, 2, 4, 2),
             Shape::M47 => (151936, 256, 1024, 8, 4, 2),
+            Shape::B0_5 => (151936, 896, 4864, 24, 14, 2),
             Shape::B1_5 => (151936, 1536, 8960, 28, 12, 2),
         }
     }

@@ -5,7 +5,9 @@
 //! states are gathered at the positions that predict response tokens before the LM head, so the
 //! vocabulary projection costs nothing for prompt positions.
 
-use burn::tensor::{DType, Int, Tensor, TensorData, activation::log_softmax, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+
+use super::vocab_chunks::{chunk_columns, head_stats};
 
 use crate::model::{Batch, Qwen2ForCausalLm};
 
@@ -51,16 +53,13 @@ impl ResponseBatch {
     }
 }
 
-/// Per-token log-probs `[batch, max_response]` of the response tokens under
-/// `log_softmax(logits / temperature)`, and optionally the entropy of that distribution at each
-/// response position. Padding positions hold arbitrary values; multiply by the response mask.
-pub fn response_logprobs<B: Backend>(
+/// Hidden states `[batch · max_response, hidden]` at the positions that predict the response
+/// tokens, and those tokens `[batch · max_response]` (padding positions hold `pad_id`).
+pub fn response_hidden<B: Backend>(
     model: &Qwen2ForCausalLm<B>,
     batch: &ResponseBatch,
-    temperature: f32,
     pad_id: u32,
-    with_entropy: bool,
-) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
     let device = model.model.embed_tokens.weight.val().device();
     let b = batch.rows.len();
     let r = batch.max_response.max(1);
@@ -79,17 +78,31 @@ pub fn response_logprobs<B: Backend>(
         }
     }
     let pos = Tensor::<B, 2, Int>::from_data(TensorData::new(pos, [b, r]), &device);
-    let picked = hidden.gather(1, pos.unsqueeze_dim::<3>(2).expand([b, r, h]));
-    let logits = model.logits(picked).cast(DType::F32) / temperature.max(1e-6);
-    let logp = log_softmax(logits, 2);
-    let targets = Tensor::<B, 2, Int>::from_data(TensorData::new(targets, [b, r]), &device);
-    let token_logp = logp
-        .clone()
-        .gather(2, targets.unsqueeze_dim::<3>(2))
-        .reshape([b, r]);
-    let entropy = with_entropy.then(|| {
-        let p = logp.clone().exp();
-        (p * logp).sum_dim(2).reshape([b, r]).neg()
-    });
-    (token_logp, entropy)
+    let picked = hidden
+        .gather(1, pos.unsqueeze_dim::<3>(2).expand([b, r, h]))
+        .reshape([b * r, h]);
+    let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(targets, [b * r]), &device);
+    (picked, targets)
+}
+
+/// Per-token log-probs `[batch, max_response]` of the response tokens under
+/// `log_softmax(logits / temperature)`, and optionally the entropy of that distribution at each
+/// response position. Padding positions hold arbitrary values; multiply by the response mask.
+/// The vocabulary is processed in chunks ([`super::vocab_chunks`]): no `[batch, response, vocab]`
+/// logits are held.
+pub fn response_logprobs<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    batch: &ResponseBatch,
+    temperature: f32,
+    pad_id: u32,
+    with_entropy: bool,
+) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+    let b = batch.rows.len();
+    let r = batch.max_response.max(1);
+    let (hidden, targets) = response_hidden(model, batch, pad_id);
+    let matrix = model.output_matrix();
+    let columns = chunk_columns(b * r, matrix.dims()[1]);
+    let stats = head_stats(&hidden, &matrix, &targets, temperature, columns);
+    let entropy = with_entropy.then(|| stats.entropy.reshape([b, r]));
+    (stats.logp.reshape([b, r]), entropy)
 }

@@ -3,7 +3,8 @@
 pub mod generate;
 pub mod logprobs;
 pub mod sampling;
+pub mod vocab_chunks;
 
 pub use generate::{Completion, FinishReason, GenerationConfig, generate, generate_per_row};
-pub use logprobs::{ResponseBatch, response_logprobs};
+pub use logprobs::{ResponseBatch, response_hidden, response_logprobs};
 pub use sampling::{SamplingParams, sample_token};

@@ -9,6 +9,7 @@ pub mod lr_schedule;
 pub mod metrics;
 pub mod nan_guard;
 pub mod plots;
+pub mod policy_logprobs;
 pub mod progress;
 pub mod prompt_sampler;
 pub mod rl_settings;

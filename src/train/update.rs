@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::grad_norm::clip_grad_norm;
+use super::policy_logprobs::PolicyLogprobs;
 use crate::generation::{ResponseBatch, response_logprobs};
 use crate::model::Qwen2ForCausalLm;
 use crate::rl::{AggregationNorm, LossConfig, LossDiagnostics, LossInput, compute_loss};
@@ -120,8 +121,7 @@ where
                 let layout = ResponseBatch::new(&prompts, &responses);
                 let width = layout.max_response.max(1);
                 let mask = layout.response_mask::<B>(&device);
-                let (logp, entropy) =
-                    response_logprobs(&policy, &layout, plan.temperature, plan.pad_id, true);
+                let head = PolicyLogprobs::forward(&policy, &layout, plan.temperature, plan.pad_id);
                 let old: Vec<&[f32]> = batch_items
                     .iter()
                     .map(|it| it.old_logprobs.as_slice())
@@ -137,7 +137,7 @@ where
                 };
                 let adv: Vec<f32> = batch_items.iter().map(|it| it.advantage).collect();
                 let input = LossInput {
-                    log_probs: logp,
+                    log_probs: head.log_probs.clone(),
                     old_log_probs: matrix::<B>(&old, width, &device),
                     ref_log_probs: reference,
                     advantages: Tensor::from_data(
@@ -145,7 +145,7 @@ where
                         &device,
                     ),
                     mask,
-                    entropies: entropy,
+                    entropies: Some(head.entropies.clone()),
                 };
                 let norm = AggregationNorm {
                     max_response_length: plan.max_response_length,
@@ -165,7 +165,7 @@ where
                 if !value.is_finite() {
                     finite = false;
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &policy);
+                let grads = GradientsParams::from_grads(head.backward(loss), &policy);
                 accumulator.accumulate(&policy, grads);
                 let d = out.diagnostics;
                 let w = d.valid_tokens.max(1.0);

@@ -1,0 +1,188 @@
+//! The policy's response log-probs and entropies for the update, differentiable without a
+//! `[tokens, vocab]` buffer. The transformer runs under autodiff as usual; the LM head is computed
+//! in vocabulary chunks outside the graph, and its outputs enter the loss as fresh leaves. The
+//! backward pass then goes in two stages: the loss's gradient with respect to those leaves, the
+//! head's gradient by recomputing the chunks ([`head_grads`]), and finally the transformer's
+//! backward through `Σ hidden ⊙ ∂L/∂hidden + Σ W ⊙ ∂L/∂W`, whose gradient is exactly that.
+
+use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
+
+use crate::generation::vocab_chunks::{HeadStats, chunk_columns, head_grads, head_stats};
+use crate::generation::{ResponseBatch, response_hidden};
+use crate::model::Qwen2ForCausalLm;
+
+/// Response log-probs and entropies of one micro-batch, ready for the loss.
+pub struct PolicyLogprobs<B: AutodiffBackend> {
+    /// `[batch, max_response]` log-probs (a leaf: use it in the loss, then call [`Self::backward`]).
+    pub log_probs: Tensor<B, 2>,
+    /// `[batch, max_response]` entropies (a leaf, like `log_probs`).
+    pub entropies: Tensor<B, 2>,
+    /// Hidden states at the response positions, inside the policy's graph.
+    hidden: Tensor<B, 2>,
+    /// The `[hidden, vocab]` output matrix, inside the policy's graph.
+    matrix: Tensor<B, 2>,
+    targets: Tensor<B::InnerBackend, 1, Int>,
+    stats: HeadStats<B::InnerBackend>,
+    temperature: f32,
+    columns: usize,
+}
+
+impl<B: AutodiffBackend> PolicyLogprobs<B> {
+    /// Runs the policy on `batch` (teacher-forced) and the head in vocabulary chunks.
+    pub fn forward(
+        policy: &Qwen2ForCausalLm<B>,
+        batch: &ResponseBatch,
+        temperature: f32,
+        pad_id: u32,
+    ) -> Self {
+        let b = batch.rows.len();
+        let r = batch.max_response.max(1);
+        let (hidden, targets) = response_hidden(policy, batch, pad_id);
+        let matrix = policy.output_matrix();
+        let targets = targets.inner();
+        let columns = chunk_columns(b * r, matrix.dims()[1]);
+        let stats = head_stats(
+            &hidden.clone().inner(),
+            &matrix.clone().inner(),
+            &targets,
+            temperature,
+            columns,
+        );
+        let leaf =
+            |t: Tensor<B::InnerBackend, 1>| Tensor::from_inner(t.reshape([b, r])).require_grad();
+        Self {
+            log_probs: leaf(stats.logp.clone()),
+            entropies: leaf(stats.entropy.clone()),
+            hidden,
+            matrix,
+            targets,
+            stats,
+            temperature,
+            columns,
+        }
+    }
+
+    /// Back-propagates `loss` (built from `log_probs` and `entropies`) into the policy.
+    pub fn backward(self, loss: Tensor<B, 1>) -> B::Gradients {
+        let leaf_grads = loss.backward();
+        let n = self.targets.dims()[0];
+        let device = self.targets.device();
+        let d_logp = self
+            .log_probs
+            .grad(&leaf_grads)
+            .map(|g| g.reshape([n]))
+            .unwrap_or_else(|| Tensor::zeros([n], &device));
+        let d_entropy = self.entropies.grad(&leaf_grads).map(|g| g.reshape([n]));
+        let (d_hidden, d_matrix) = head_grads(
+            &self.hidden.clone().inner(),
+            &self.matrix.clone().inner(),
+            &self.targets,
+            self.temperature,
+            self.columns,
+            &self.stats,
+            d_logp,
+            d_entropy,
+        );
+        let surrogate = (self.hidden * Tensor::from_inner(d_hidden)).sum()
+            + (self.matrix * Tensor::from_inner(d_matrix)).sum();
+        surrogate.backward()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Qwen2Config;
+    use crate::model::init::RandomInit;
+    use crate::model::loader::random_causal_lm;
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::Param;
+    use burn::tensor::{DType, TensorData, activation::log_softmax};
+
+    type B = Autodiff<Flex>;
+
+    fn grad_of(param: &Param<Tensor<B, 2>>, grads: &<B as AutodiffBackend>::Gradients) -> Vec<f32> {
+        param
+            .val()
+            .grad(grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    }
+
+    /// Gradients through the chunked head equal autodiff through full logits and `log_softmax`,
+    /// for the embedding (which is also the tied LM head) and a layer's weights, on a loss that
+    /// uses both log-probs and entropies.
+    #[test]
+    fn the_chunked_head_back_propagates_like_full_logits() {
+        for tied in [true, false] {
+            let config = Qwen2Config::from_json(&format!(
+                r#"{{"vocab_size": 40, "hidden_size": 16, "intermediate_size": 24,
+                    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                    "max_position_embeddings": 32, "tie_word_embeddings": {tied}}}"#
+            ))
+            .unwrap();
+            let device = Default::default();
+            let init = RandomInit { seed: 5, std: 0.3 };
+            let policy = random_causal_lm::<B>(&config, &init, DType::F32, &device).unwrap();
+            let prompts: [&[u32]; 2] = [&[1, 2, 3], &[4, 5]];
+            let responses: [&[u32]; 2] = [&[6, 7], &[8, 9, 10, 11]];
+            let layout = ResponseBatch::new(&prompts, &responses);
+            let weights = Tensor::<B, 2>::from_data(
+                TensorData::new(vec![0.5f32, -1.0, 0.0, 0.0, 2.0, 1.0, -0.5, 0.25], [2, 4]),
+                &device,
+            );
+            let temperature = 0.8;
+
+            // Full logits through autodiff.
+            let (hidden, targets) = response_hidden(&policy, &layout, 0);
+            let logits = policy
+                .logits(hidden.unsqueeze_dim::<3>(0))
+                .squeeze_dim::<2>(0)
+                / temperature;
+            let logp = log_softmax(logits, 1);
+            let token_logp = logp
+                .clone()
+                .gather(1, targets.reshape([8, 1]))
+                .reshape([2, 4]);
+            let entropy = (logp.clone().exp() * logp).sum_dim(1).reshape([2, 4]).neg();
+            let loss = (token_logp * weights.clone() + entropy * weights.clone() * 0.1).sum();
+            let want = loss.backward();
+
+            // The chunked head.
+            let head = PolicyLogprobs::forward(&policy, &layout, temperature, 0);
+            let loss = (head.log_probs.clone() * weights.clone()
+                + head.entropies.clone() * weights.clone() * 0.1)
+                .sum();
+            let got = head.backward(loss);
+
+            let embed = &policy.model.embed_tokens.weight;
+            let q = &policy.model.layers[1].self_attn.q_proj.weight;
+            for (name, param) in [("embedding", embed), ("q_proj", q)] {
+                let (a, b) = (grad_of(param, &got), grad_of(param, &want));
+                let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
+                let diff = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(
+                    scale > 1e-4,
+                    "tied {tied} {name}: a zero gradient proves nothing"
+                );
+                assert!(
+                    diff <= 1e-5 * scale.max(1.0),
+                    "tied {tied} {name}: diff {diff} (scale {scale})"
+                );
+            }
+            if let Some(head) = &policy.lm_head {
+                let (a, b) = (grad_of(&head.weight, &got), grad_of(&head.weight, &want));
+                let diff = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(diff <= 1e-5, "lm_head: diff {diff}");
+            }
+        }
+    }
+}
