@@ -38,6 +38,15 @@ pub struct Attention<B: Backend> {
     pub head_dim: usize,
 }
 
+/// Burn's attention options: default scale, no soft-capping.
+fn options(is_causal: bool) -> AttentionModuleOptions {
+    AttentionModuleOptions {
+        scale: None,
+        softcap: None,
+        is_causal,
+    }
+}
+
 impl<B: Backend> Attention<B> {
     /// Attends `x: [batch, seq, hidden]`; with a cache, the new keys are appended first.
     pub fn forward(
@@ -57,18 +66,28 @@ impl<B: Backend> Attention<B> {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
         };
-        let k = self.repeat_kv(k);
-        let v = self.repeat_kv(v);
-        let (mask, is_causal) = match mask {
-            AttentionMask::Causal => (None, true),
-            AttentionMask::Explicit(m) => (Some(m.clone()), false),
+        let groups = self.num_heads / self.num_kv_heads;
+        let out = match mask {
+            // With an explicit mask (generation, evaluation), the query heads that share a
+            // key/value head are folded into the query axis, so the cached keys and values are
+            // read as they are instead of being copied once per query head.
+            AttentionMask::Explicit(m) if groups > 1 => {
+                let [b, _, s, d] = q.dims();
+                let t = k.dims()[2];
+                let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
+                let m = m
+                    .clone()
+                    .unsqueeze_dim::<5>(2)
+                    .expand([b, 1, groups, s, t])
+                    .reshape([b, 1, groups * s, t]);
+                attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
+            }
+            AttentionMask::Explicit(m) => attention(q, k, v, Some(m.clone()), None, options(false)),
+            AttentionMask::Causal => {
+                let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
+                attention(q, k, v, None, None, options(true))
+            }
         };
-        let options = AttentionModuleOptions {
-            scale: None,
-            softcap: None,
-            is_causal,
-        };
-        let out = attention(q, k, v, mask, None, options);
         let out = out
             .swap_dims(1, 2)
             .reshape([batch, seq, self.num_heads * self.head_dim]);

@@ -8,8 +8,8 @@ use burn::tensor::{Int, Tensor, backend::Backend};
 /// Keys and values of one layer: `[batch, kv_heads, capacity, head_dim]`.
 #[derive(Clone, Debug)]
 pub struct LayerCache<B: Backend> {
-    keys: Tensor<B, 4>,
-    values: Tensor<B, 4>,
+    keys: Option<Tensor<B, 4>>,
+    values: Option<Tensor<B, 4>>,
 }
 
 /// The cache of every layer plus the number of positions filled.
@@ -36,8 +36,8 @@ impl<B: Backend> KvCache<B> {
         Self {
             layers: (0..layers)
                 .map(|_| LayerCache {
-                    keys: zeros(),
-                    values: zeros(),
+                    keys: Some(zeros()),
+                    values: Some(zeros()),
                 })
                 .collect(),
             len: 0,
@@ -77,13 +77,20 @@ impl<B: Backend> KvCache<B> {
         );
         let entry = &mut self.layers[layer];
         let range = [0..b, 0..h, self.len..end, 0..d];
-        entry.keys = entry.keys.clone().slice_assign(range.clone(), keys);
-        entry.values = entry.values.clone().slice_assign(range, values);
+        // Taken out of the cache while written, so the buffer has one owner and the write can
+        // happen in place instead of copying the whole buffer.
+        let written_keys = entry.keys.take().expect("cache buffer present");
+        let written_values = entry.values.take().expect("cache buffer present");
+        let written_keys = written_keys.slice_assign(range.clone(), keys);
+        let written_values = written_values.slice_assign(range, values);
         let filled = [0..b, 0..h, 0..end, 0..d];
-        (
-            entry.keys.clone().slice(filled.clone()),
-            entry.values.clone().slice(filled),
-        )
+        let out = (
+            written_keys.clone().slice(filled.clone()),
+            written_values.clone().slice(filled),
+        );
+        entry.keys = Some(written_keys);
+        entry.values = Some(written_values);
+        out
     }
 
     /// Marks `new` more positions as filled; called once per forward, after every layer appended.
@@ -94,8 +101,8 @@ impl<B: Backend> KvCache<B> {
     /// Keeps only the batch rows in `rows` (finished sequences leave the batch).
     pub fn retain_rows(&mut self, rows: Tensor<B, 1, Int>) {
         for entry in &mut self.layers {
-            entry.keys = entry.keys.clone().select(0, rows.clone());
-            entry.values = entry.values.clone().select(0, rows.clone());
+            entry.keys = entry.keys.take().map(|k| k.select(0, rows.clone()));
+            entry.values = entry.values.take().map(|v| v.select(0, rows.clone()));
         }
     }
 }

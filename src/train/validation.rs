@@ -81,12 +81,13 @@ impl<B: AutodiffBackend> Trainer<B> {
         if self.val_set.is_empty() {
             return Ok(None);
         }
+        let problems = validation_problems(&self.val_set, self.config.eval.limit);
+        // As in rollouts, 0 means every sequence in one batch.
         let batch = match self.config.rollout.max_batch_size {
-            0 => 64,
+            0 => (problems.len() * self.config.eval.n).max(1),
             n => n,
         };
         let settings = validation_settings(&self.config, batch);
-        let problems = validation_problems(&self.val_set, self.config.eval.limit);
         let stops = StopTokens {
             stop_ids: self.generation.stop_ids.clone(),
             pad_id: self.generation.pad_id,
