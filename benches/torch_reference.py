@@ -38,52 +38,27 @@ import torch
 import transformers
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, Qwen2Config, Qwen2ForCausalLM
 
+# What every bench shape shares: the Qwen2.5 vocabulary and special ids, tied embeddings.
+COMMON = dict(
+    vocab_size=151936,
+    max_position_embeddings=4096,
+    rope_theta=10000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=True,
+    bos_token_id=151643,
+    eos_token_id=151643,
+)
+
 SHAPES = {
     # ~47M parameters, most of them in the (tied) 151936-token embedding of the Qwen2.5 vocabulary.
-    "47m": dict(
-        vocab_size=151936,
-        hidden_size=256,
-        intermediate_size=1024,
-        num_hidden_layers=8,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        rope_theta=10000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-        bos_token_id=151643,
-        eos_token_id=151643,
-    ),
-    # Qwen2.5-Math-1.5B's architecture (random weights).
+    "47m": dict(COMMON, hidden_size=256, intermediate_size=1024, num_hidden_layers=8,
+                num_attention_heads=4, num_key_value_heads=2),
     # Qwen2.5-0.5B's architecture (random weights).
-    "0.5b": dict(
-        vocab_size=151936,
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        rope_theta=10000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-        bos_token_id=151643,
-        eos_token_id=151643,
-    ),
-    "1.5b": dict(
-        vocab_size=151936,
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        rope_theta=10000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-        bos_token_id=151643,
-        eos_token_id=151643,
-    ),
+    "0.5b": dict(COMMON, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                 num_attention_heads=14, num_key_value_heads=2),
+    # Qwen2.5-Math-1.5B's architecture (random weights).
+    "1.5b": dict(COMMON, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+                 num_attention_heads=12, num_key_value_heads=2),
 }
 
 

@@ -7,7 +7,7 @@ use burn::tensor::{DType, Tensor, backend::Backend};
 use std::collections::HashMap;
 
 use super::export::NamedTensor;
-use super::weights::TensorSource;
+use super::weights::{TensorSource, stored_shape};
 
 /// Host tensors by checkpoint name, then `fallback`.
 pub struct HostWeights<F> {
@@ -37,10 +37,7 @@ impl<F: TensorSource> TensorSource for HostWeights<F> {
         let Some(t) = self.tensors.get(name) else {
             return self.fallback.load(name, shape, transpose, dtype, device);
         };
-        let mut stored = shape;
-        if transpose && D == 2 {
-            stored.swap(0, 1);
-        }
+        let stored = stored_shape(shape, transpose);
         if t.data.shape.as_slice() != stored.as_slice() {
             bail!(
                 "tensor {name}: expected shape {stored:?}, found {:?}",

@@ -138,11 +138,7 @@ impl WeightStore {
         device: &B::Device,
     ) -> Result<Tensor<B, D>> {
         let (path, (found, st_dtype, bytes)) = self.view(name)?;
-        let expected: Vec<usize> = if transpose && D == 2 {
-            vec![shape[1], shape[0]]
-        } else {
-            shape.to_vec()
-        };
+        let expected = stored_shape(shape, transpose);
         if found != expected {
             bail!(
                 "weight tensor `{name}` in {} has shape {found:?}, expected {expected:?}",
@@ -171,6 +167,15 @@ pub fn burn_dtype(dtype: StDtype) -> Option<DType> {
         StDtype::F64 => Some(DType::F64),
         _ => None,
     }
+}
+
+/// The shape a tensor of Burn shape `shape` has on disk: a transposed matrix is stored `[out, in]`.
+pub fn stored_shape<const D: usize>(shape: [usize; D], transpose: bool) -> [usize; D] {
+    let mut stored = shape;
+    if transpose && D == 2 {
+        stored.swap(0, 1);
+    }
+    stored
 }
 
 /// Transposes a row-major `[rows, cols]` matrix of `elem`-byte elements.
