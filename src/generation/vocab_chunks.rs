@@ -47,7 +47,8 @@ pub fn head_stats<B: Backend>(
     // Running maximum m, Σ exp(z − m) and Σ exp(z − m)·z per token, each [n, 1].
     let mut running: Option<(Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>)> = None;
     for start in (0..vocab).step_by(columns.max(1)) {
-        let z = chunk_logits(hidden, matrix, start, (start + columns).min(vocab), inv_t);
+        let w = columns_of(matrix, start, (start + columns).min(vocab));
+        let z = chunk_logits(hidden, w, inv_t);
         let chunk_max = z.clone().max_dim(1);
         running = Some(match running {
             None => {
@@ -93,7 +94,7 @@ pub fn head_grads<B: Backend>(
     d_logp: Tensor<B, 1>,
     d_entropy: Option<Tensor<B, 1>>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let [n, h] = hidden.dims();
+    let [n, _] = hidden.dims();
     let vocab = matrix.dims()[1];
     let compute = matrix.dtype();
     let inv_t = 1.0 / temperature.max(1e-6);
@@ -106,7 +107,8 @@ pub fn head_grads<B: Backend>(
     let mut d_matrix_chunks = Vec::new();
     for start in (0..vocab).step_by(columns.max(1)) {
         let end = (start + columns).min(vocab);
-        let z = chunk_logits(hidden, matrix, start, end, inv_t);
+        let w = columns_of(matrix, start, end);
+        let z = chunk_logits(hidden, w.clone(), inv_t);
         let p = (z.clone() - lse.clone()).exp();
         // ∂L/∂z without the one-hot term, which is added once below.
         let weight = match &d_entropy {
@@ -114,7 +116,6 @@ pub fn head_grads<B: Backend>(
             None => d_logp.clone(),
         };
         let d_z = (p * weight).neg().cast(compute) * inv_t;
-        let w = matrix.clone().slice([0..h, start..end]);
         let d_h = d_z.clone().matmul(w.transpose());
         d_hidden = Some(match d_hidden {
             Some(acc) => acc + d_h,
@@ -136,16 +137,14 @@ pub fn head_grads<B: Backend>(
     (d_hidden.cast(hidden.dtype()), d_matrix)
 }
 
-/// `hidden · matrix[:, start..end] / T` in f32.
-fn chunk_logits<B: Backend>(
-    hidden: &Tensor<B, 2>,
-    matrix: &Tensor<B, 2>,
-    start: usize,
-    end: usize,
-    inv_t: f32,
-) -> Tensor<B, 2> {
+/// Columns `start..end` of `matrix` `[H, V]` (a view).
+fn columns_of<B: Backend>(matrix: &Tensor<B, 2>, start: usize, end: usize) -> Tensor<B, 2> {
     let h = matrix.dims()[0];
-    let w = matrix.clone().slice([0..h, start..end]);
+    matrix.clone().slice([0..h, start..end])
+}
+
+/// `hidden · w / T` in f32, for one chunk `w` of the output matrix.
+fn chunk_logits<B: Backend>(hidden: &Tensor<B, 2>, w: Tensor<B, 2>, inv_t: f32) -> Tensor<B, 2> {
     hidden.clone().matmul(w).cast(DType::F32) * inv_t
 }
 
