@@ -15,7 +15,8 @@
 #   --python   interpreter with torch + transformers (tests/fixtures/requirements.txt); default
 #              $PROF_BENCH_PYTHON, else /work/venvs/fixtures/bin/python, else python3
 #   --profile  cargo profile of our bench binaries (default bench, i.e. release; `dev` reuses a
-#              warm test build: dependencies at opt-level 3, this crate at 1)
+#              warm test build, but keeps the dependencies' debug assertions, which slow their
+#              matrix kernels about 2x: use it to iterate, not for the table)
 #   --quick    skip the 0.5B memory figure and decode at batch 8/32/64
 set -euo pipefail
 

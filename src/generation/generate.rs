@@ -6,7 +6,10 @@ use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::sampling::{Sampled, SamplingParams, sample_token};
+use rayon::prelude::*;
+
+use super::cpu_head;
+use super::sampling::{Sampled, SamplingParams, draw, sample_with_draw};
 use crate::model::qwen2::{Batch, causal_padding_mask, ids_tensor};
 use crate::model::{AttentionMask, Qwen2ForCausalLm};
 
@@ -38,20 +41,36 @@ pub struct GenerationConfig {
 pub struct Completion {
     /// New token ids (a stop id, when hit, is the last one).
     pub ids: Vec<u32>,
-    /// Log-probability of each new token under the sampling distribution (see [`sample_token`]).
+    /// Log-probability of each new token under the sampling distribution (see [`super::sample_token`]).
     pub logprobs: Vec<f32>,
     /// Why it ended.
     pub finish: FinishReason,
 }
 
-/// Reads the last-position logits `[rows, vocab]` to the host as f32 rows.
-fn last_logits<B: Backend>(model: &Qwen2ForCausalLm<B>, hidden: Tensor<B, 3>) -> Vec<Vec<f32>> {
+/// The last-position logits of every row, row-major `[rows, vocab]` in f32 on the host.
+fn last_logits<B: Backend>(model: &Qwen2ForCausalLm<B>, hidden: Tensor<B, 3>) -> Vec<f32> {
     let [b, s, h] = hidden.dims();
-    let last = hidden.slice([0..b, s - 1..s, 0..h]);
-    let logits = model.logits(last).cast(DType::F32);
-    let vocab = logits.dims()[2];
-    let flat: Vec<f32> = logits.into_data().to_vec().expect("f32 logits");
-    flat.chunks(vocab).map(<[f32]>::to_vec).collect()
+    let last = hidden.slice([0..b, s - 1..s, 0..h]).reshape([b, h]);
+    if let Some(logits) = cpu_head::logits(&last, &model.output_matrix()) {
+        return logits;
+    }
+    let logits = model.logits(last.unsqueeze_dim(1)).cast(DType::F32);
+    logits.into_data().to_vec().expect("f32 logits")
+}
+
+/// Picks the next token of every running row: `draws[i]` is row `i`'s uniform draw (unused when
+/// greedy), and the rows are handled in parallel.
+fn pick_all(
+    logits: &[f32],
+    vocab: usize,
+    sampling: &SamplingParams,
+    draws: &[f64],
+) -> Vec<Sampled> {
+    logits
+        .par_chunks(vocab)
+        .zip(draws.par_iter())
+        .map(|(row, &u)| sample_with_draw(row, sampling, u))
+        .collect()
 }
 
 /// Generates one completion per prompt. `on_token` is called after every decoding step with the
@@ -63,12 +82,11 @@ pub fn generate<B: Backend, R: Rng + ?Sized>(
     rng: &mut R,
     on_token: impl FnMut(usize),
 ) -> Vec<Completion> {
-    let sampling = &config.sampling;
     generate_with(
         model,
         prompts,
         config,
-        |_, logits| sample_token(logits, sampling, rng),
+        |rows| rows.iter().map(|_| draw(&config.sampling, rng)).collect(),
         on_token,
     )
 }
@@ -83,22 +101,26 @@ pub fn generate_per_row<B: Backend, R: Rng>(
     on_token: impl FnMut(usize),
 ) -> Vec<Completion> {
     assert_eq!(rngs.len(), prompts.len(), "one generator per prompt");
-    let sampling = &config.sampling;
     generate_with(
         model,
         prompts,
         config,
-        |row, logits| sample_token(logits, sampling, &mut rngs[row]),
+        |rows| {
+            rows.iter()
+                .map(|&row| draw(&config.sampling, &mut rngs[row]))
+                .collect()
+        },
         on_token,
     )
 }
 
-/// The decoding loop; `pick(row, logits)` chooses the next token of prompt `row`.
+/// The decoding loop; `draws(rows)` gives the uniform draws of the running prompts `rows` for
+/// one step (in that order).
 fn generate_with<B: Backend>(
     model: &Qwen2ForCausalLm<B>,
     prompts: &[Vec<u32>],
     config: &GenerationConfig,
-    mut pick: impl FnMut(usize, &[f32]) -> Sampled,
+    mut draws: impl FnMut(&[usize]) -> Vec<f64>,
     mut on_token: impl FnMut(usize),
 ) -> Vec<Completion> {
     let device = model.model.embed_tokens.weight.val().device();
@@ -133,8 +155,9 @@ fn generate_with<B: Backend>(
     loop {
         let mut still: Vec<usize> = Vec::with_capacity(rows.len());
         let mut tokens: Vec<u32> = Vec::with_capacity(rows.len());
-        for (slot, &row) in rows.iter().enumerate() {
-            let s = pick(row, &logits[slot]);
+        let vocab = logits.len() / rows.len();
+        let picked = pick_all(&logits, vocab, &config.sampling, &draws(&rows));
+        for (slot, (&row, s)) in rows.iter().zip(picked).enumerate() {
             let c = &mut out[row];
             c.ids.push(s.token);
             c.logprobs.push(s.logprob);

@@ -1,5 +1,7 @@
 //! Batched sampling with a KV cache, stop rules and log-probs of sampled tokens.
 
+mod cpu_head;
+mod fast_exp;
 pub mod generate;
 pub mod logprobs;
 pub mod sampling;

@@ -1,8 +1,12 @@
 //! Choosing the next token from one row of logits: greedy, or temperature → top-k → top-p
 //! (in that order, as transformers' logits processors) and a draw from a seeded RNG.
 
+use std::borrow::Cow;
+
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
+
+use super::fast_exp;
 
 /// How to pick each next token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,18 +54,32 @@ pub struct Sampled {
     pub logprob: f32,
 }
 
-/// Picks a token from `logits` (one row, f32).
+/// Picks a token from `logits` (one row, f32), drawing from `rng` unless greedy.
 pub fn sample_token<R: Rng + ?Sized>(
     logits: &[f32],
     params: &SamplingParams,
     rng: &mut R,
 ) -> Sampled {
-    let temperature = if params.is_greedy() {
-        1.0
+    sample_with_draw(logits, params, draw(params, rng))
+}
+
+/// The one uniform draw in [0, 1) a token choice uses (0, without touching `rng`, when greedy).
+pub fn draw<R: Rng + ?Sized>(params: &SamplingParams, rng: &mut R) -> f64 {
+    if params.is_greedy() {
+        0.0
     } else {
-        params.temperature
+        rng.random()
+    }
+}
+
+/// [`sample_token`] with its uniform draw `u` given: a pure function, so rows can be sampled in
+/// parallel once their draws are taken in order.
+pub fn sample_with_draw(logits: &[f32], params: &SamplingParams, u: f64) -> Sampled {
+    let scaled: Cow<[f32]> = if params.is_greedy() || params.temperature == 1.0 {
+        Cow::Borrowed(logits)
+    } else {
+        Cow::Owned(logits.iter().map(|&l| l / params.temperature).collect())
     };
-    let scaled: Vec<f32> = logits.iter().map(|&l| l / temperature).collect();
     let lse = log_sum_exp(&scaled);
     if params.is_greedy() {
         let token = argmax(&scaled);
@@ -70,41 +88,52 @@ pub fn sample_token<R: Rng + ?Sized>(
             logprob: scaled[token] - lse,
         };
     }
-    let mut candidates: Vec<usize> = (0..scaled.len()).collect();
-    let by_logit_desc = |a: &usize, b: &usize| scaled[*b].total_cmp(&scaled[*a]).then(a.cmp(b));
-    if params.top_k > 0 && params.top_k < candidates.len() {
-        candidates.select_nth_unstable_by(params.top_k - 1, by_logit_desc);
-        candidates.truncate(params.top_k);
-    }
-    if params.top_p < 1.0 {
-        candidates.sort_unstable_by(by_logit_desc);
-        let kept_lse = log_sum_exp_of(&scaled, &candidates);
-        let mut mass = 0.0f64;
-        let mut keep = 0;
-        for &i in &candidates {
-            mass += ((scaled[i] - kept_lse) as f64).exp();
-            keep += 1;
-            if mass >= params.top_p as f64 {
-                break;
+    let truncates_k = params.top_k > 0 && params.top_k < scaled.len();
+    let token = if !truncates_k && params.top_p >= 1.0 {
+        inverse_cdf(&scaled, 0..scaled.len(), lse, u)
+    } else {
+        let mut candidates: Vec<usize> = (0..scaled.len()).collect();
+        let by_logit_desc = |a: &usize, b: &usize| scaled[*b].total_cmp(&scaled[*a]).then(a.cmp(b));
+        if truncates_k {
+            candidates.select_nth_unstable_by(params.top_k - 1, by_logit_desc);
+            candidates.truncate(params.top_k);
+        }
+        if params.top_p < 1.0 {
+            candidates.sort_unstable_by(by_logit_desc);
+            let kept_lse = log_sum_exp_of(&scaled, &candidates);
+            let mut mass = 0.0f64;
+            let mut keep = 0;
+            for &i in &candidates {
+                mass += ((scaled[i] - kept_lse) as f64).exp();
+                keep += 1;
+                if mass >= params.top_p as f64 {
+                    break;
+                }
             }
+            candidates.truncate(keep.max(1));
         }
-        candidates.truncate(keep.max(1));
-    }
-    let kept_lse = log_sum_exp_of(&scaled, &candidates);
-    let u: f64 = rng.random();
-    let mut acc = 0.0f64;
-    let mut token = *candidates.last().expect("at least one candidate");
-    for &i in &candidates {
-        acc += ((scaled[i] - kept_lse) as f64).exp();
-        if u < acc {
-            token = i;
-            break;
-        }
-    }
+        let kept_lse = log_sum_exp_of(&scaled, &candidates);
+        inverse_cdf(&scaled, candidates.iter().copied(), kept_lse, u)
+    };
     Sampled {
         token: token as u32,
         logprob: scaled[token] - lse,
     }
+}
+
+/// The first of `candidates` at which the cumulative probability `exp(scaled − lse)` exceeds
+/// `u` (the last candidate if rounding leaves the total below `u`).
+fn inverse_cdf(scaled: &[f32], candidates: impl Iterator<Item = usize>, lse: f32, u: f64) -> usize {
+    let mut acc = 0.0f64;
+    let mut last = 0;
+    for i in candidates {
+        acc += ((scaled[i] - lse) as f64).exp();
+        if u < acc {
+            return i;
+        }
+        last = i;
+    }
+    last
 }
 
 /// Index of the largest value, the lowest index on ties.
@@ -120,12 +149,7 @@ pub fn argmax(values: &[f32]) -> usize {
 
 /// `log Σ exp(x)`, stable.
 pub fn log_sum_exp(values: &[f32]) -> f32 {
-    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !max.is_finite() {
-        return max;
-    }
-    let sum: f64 = values.iter().map(|&v| ((v - max) as f64).exp()).sum();
-    max + sum.ln() as f32
+    fast_exp::log_sum_exp(values)
 }
 
 fn log_sum_exp_of(values: &[f32], indices: &[usize]) -> f32 {

@@ -33,8 +33,28 @@ pub struct HeadStats<B: Backend> {
 }
 
 /// The head applied to `hidden` `[tokens, H]` with the output `matrix` `[H, V]` at `temperature`,
-/// scored at `targets` `[tokens]`, `columns` vocabulary entries at a time.
+/// scored at `targets` `[tokens]`: fused on cache-sized tiles on the CPU backend
+/// ([`super::cpu_head`]), else `columns` vocabulary entries at a time.
 pub fn head_stats<B: Backend>(
+    hidden: &Tensor<B, 2>,
+    matrix: &Tensor<B, 2>,
+    targets: &Tensor<B, 1, Int>,
+    temperature: f32,
+    columns: usize,
+) -> HeadStats<B> {
+    match super::cpu_head::head_stats(hidden, matrix, targets, temperature) {
+        Some([target_logit, lse, mean_logit]) => HeadStats {
+            logp: target_logit - lse.clone(),
+            entropy: lse.clone() - mean_logit.clone(),
+            lse,
+            mean_logit,
+        },
+        None => chunked_head_stats(hidden, matrix, targets, temperature, columns),
+    }
+}
+
+/// [`head_stats`] with Burn tensor ops, on any backend: `columns` vocabulary entries at a time.
+fn chunked_head_stats<B: Backend>(
     hidden: &Tensor<B, 2>,
     matrix: &Tensor<B, 2>,
     targets: &Tensor<B, 1, Int>,
@@ -196,10 +216,13 @@ mod tests {
         for columns in [1, 2] {
             for (target, want) in [(0i64, 0.25f32.ln()), (1, 0.75f32.ln())] {
                 let targets = Tensor::<B, 1, Int>::from_data([target], &device);
-                let s = head_stats(&hidden, &matrix, &targets, 1.0, columns);
-                assert!((values(s.logp)[0] - want).abs() < 1e-6);
-                assert!((values(s.entropy)[0] - entropy).abs() < 1e-6);
-                assert!((values(s.lse)[0] - 4f32.ln()).abs() < 1e-6);
+                let fused = head_stats(&hidden, &matrix, &targets, 1.0, columns);
+                let chunked = chunked_head_stats(&hidden, &matrix, &targets, 1.0, columns);
+                for s in [fused, chunked] {
+                    assert!((values(s.logp)[0] - want).abs() < 1e-6);
+                    assert!((values(s.entropy)[0] - entropy).abs() < 1e-6);
+                    assert!((values(s.lse)[0] - 4f32.ln()).abs() < 1e-6);
+                }
             }
         }
     }
@@ -234,8 +257,13 @@ mod tests {
             .gather(1, c.targets.clone().reshape([6, 1]))
             .reshape([6]);
         let want_entropy = (logp.clone().exp() * logp).sum_dim(1).reshape([6]).neg();
-        for columns in [5, 37, 40, 1] {
-            let s = head_stats(&c.hidden, &c.matrix, &c.targets, t, columns);
+        let fused = head_stats(&c.hidden, &c.matrix, &c.targets, t, 0);
+        let chunked = [5, 37, 40, 1]
+            .map(|columns| chunked_head_stats(&c.hidden, &c.matrix, &c.targets, t, columns));
+        for (columns, s) in [(0, fused)]
+            .into_iter()
+            .chain([5, 37, 40, 1].into_iter().zip(chunked))
+        {
             let d = max_diff(&values(s.logp), &values(want_logp.clone()));
             assert!(d < 1e-5, "columns {columns}: log-prob diff {d}");
             let d = max_diff(&values(s.entropy), &values(want_entropy.clone()));

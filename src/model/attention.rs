@@ -57,11 +57,15 @@ impl<B: Backend> Attention<B> {
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let [batch, seq, _] = x.dims();
-        let heads =
-            |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2);
-        let q = rotary.apply(heads(self.q_proj.forward(x.clone()), self.num_heads));
-        let k = rotary.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
-        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
+        let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
+        let q = rotary
+            .apply(split(self.q_proj.forward(x.clone()), self.num_heads))
+            .swap_dims(1, 2);
+        let k = rotary
+            .apply(split(self.k_proj.forward(x.clone()), self.num_kv_heads))
+            .swap_dims(1, 2);
+        let v = split(self.v_proj.forward(x), self.num_kv_heads).swap_dims(1, 2);
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),

@@ -138,8 +138,14 @@ impl<B: Backend> Qwen2Model<B> {
     pub fn forward(&self, batch: &Batch<B>, mut cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
         let device = batch.ids.device();
         let seq = batch.ids.dims()[1];
+        let heads: Vec<usize> = self
+            .layers
+            .first()
+            .map(|l| vec![l.self_attn.num_heads, l.self_attn.num_kv_heads])
+            .unwrap_or_default();
         let rotary = RotaryTables::new(
             &batch.positions,
+            &heads,
             self.head_dim,
             self.rope_theta,
             self.dtype(),

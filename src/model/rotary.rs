@@ -14,19 +14,22 @@ pub fn inverse_frequencies(head_dim: usize, theta: f64) -> Vec<f32> {
         .collect()
 }
 
-/// Cosine and sine tables `[batch, 1, seq, head_dim]` for the given positions.
+/// Cosine and sine tables for the given positions, laid out `[batch, seq, heads, head_dim]` for
+/// each head count the model uses, so rotating a projection is a few passes over contiguous
+/// memory (no broadcasting, no strided reads).
 #[derive(Clone, Debug)]
 pub struct RotaryTables<B: Backend> {
-    /// `cos(pos · inv_freq)`, repeated over both halves.
-    pub cos: Tensor<B, 4>,
-    /// `sin(pos · inv_freq)`, repeated over both halves.
-    pub sin: Tensor<B, 4>,
+    /// `(heads, cos, signed sin)`: `cos(pos · inv_freq)` over both halves, and
+    /// `[−sin, +sin](pos · inv_freq)` so that `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
+    tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>,
 }
 
 impl<B: Backend> RotaryTables<B> {
-    /// Builds the tables for `positions[b][t]` on the host and uploads them in `dtype`.
+    /// Builds the tables for `positions[b][t]` and each count in `heads` on the host and uploads
+    /// them in `dtype`.
     pub fn new(
         positions: &[Vec<usize>],
+        heads: &[usize],
         head_dim: usize,
         theta: f64,
         dtype: DType,
@@ -36,38 +39,53 @@ impl<B: Backend> RotaryTables<B> {
         let batch = positions.len();
         let seq = positions.first().map_or(0, Vec::len);
         let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(batch * seq * head_dim);
-        let mut sin = Vec::with_capacity(batch * seq * head_dim);
-        for row in positions {
-            assert_eq!(row.len(), seq, "every row needs one position per token");
-            for &p in row {
-                for _half in 0..2 {
-                    for &f in inv.iter().take(half) {
-                        let angle = (p as f32 * f) as f64;
-                        cos.push(angle.cos() as f32);
-                        sin.push(angle.sin() as f32);
+        let mut tables = Vec::new();
+        for &h in heads {
+            if tables.iter().any(|(n, _, _)| *n == h) {
+                continue;
+            }
+            let mut cos = Vec::with_capacity(batch * seq * h * head_dim);
+            let mut sin = Vec::with_capacity(batch * seq * h * head_dim);
+            for row in positions {
+                assert_eq!(row.len(), seq, "every row needs one position per token");
+                for &p in row {
+                    for _head in 0..h {
+                        for sign in [-1.0f64, 1.0] {
+                            for &f in inv.iter().take(half) {
+                                let angle = (p as f32 * f) as f64;
+                                cos.push(angle.cos() as f32);
+                                sin.push((sign * angle.sin()) as f32);
+                            }
+                        }
                     }
                 }
             }
+            let shape = [batch, seq, h, head_dim];
+            let upload = |v: Vec<f32>| {
+                Tensor::<B, 4>::from_data(TensorData::new(v, shape), device).cast(dtype)
+            };
+            tables.push((h, upload(cos), upload(sin)));
         }
-        let shape = [batch, 1, seq, head_dim];
-        let cos = Tensor::<B, 4>::from_data(TensorData::new(cos, shape), device).cast(dtype);
-        let sin = Tensor::<B, 4>::from_data(TensorData::new(sin, shape), device).cast(dtype);
-        Self { cos, sin }
+        Self { tables }
     }
 
-    /// Rotates `x: [batch, heads, seq, head_dim]`: `x·cos + rotate_half(x)·sin`.
+    /// Rotates `x: [batch, seq, heads, head_dim]`: `x·cos + rotate_half(x)·sin`.
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        x.clone() * self.cos.clone() + rotate_half(x) * self.sin.clone()
+        let [_, _, h, d] = x.dims();
+        let (_, cos, sin) = self
+            .tables
+            .iter()
+            .find(|(n, _, _)| *n == h)
+            .expect("rotary tables built for this head count");
+        let swapped = Tensor::cat(
+            vec![
+                x.clone().narrow(3, d / 2, d / 2),
+                x.clone().narrow(3, 0, d / 2),
+            ],
+            3,
+        );
+        x * cos.clone() + swapped * sin.clone()
     }
-}
-
-/// `[x1, x2] -> [-x2, x1]` over the last dimension.
-pub fn rotate_half<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [_, _, _, d] = x.dims();
-    let x1 = x.clone().narrow(3, 0, d / 2);
-    let x2 = x.narrow(3, d / 2, d / 2);
-    Tensor::cat(vec![x2.neg(), x1], 3)
 }
 
 #[cfg(test)]
@@ -79,9 +97,11 @@ mod tests {
     fn position_zero_is_identity_and_rotation_matches_hand_values() {
         let device = Default::default();
         // head_dim 2: a single frequency 1.0, so position p rotates by p radians.
-        let tables = RotaryTables::<Flex>::new(&[vec![0, 1]], 2, 10000.0, DType::F32, &device);
+        let tables =
+            RotaryTables::<Flex>::new(&[vec![0, 1]], &[1], 2, 10000.0, DType::F32, &device);
+        // [batch 1, seq 2, heads 1, head_dim 2]
         let x = Tensor::<Flex, 4>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 1.0, 2.0], [1, 1, 2, 2]),
+            TensorData::new(vec![1.0f32, 2.0, 1.0, 2.0], [1, 2, 1, 2]),
             &device,
         );
         let y: Vec<f32> = tables.apply(x).into_data().to_vec().unwrap();
