@@ -77,7 +77,7 @@ mod tests {
 /// `log Σ exp(x)` (−∞ for no values or all −∞; NaN if any value is NaN).
 pub(crate) fn log_sum_exp(values: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::generation::simd::has_avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { log_sum_exp_avx2(values) };
     }

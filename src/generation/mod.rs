@@ -5,6 +5,7 @@ mod fast_exp;
 pub mod generate;
 pub mod logprobs;
 pub mod sampling;
+mod simd;
 pub mod vocab_chunks;
 
 pub use generate::{Completion, FinishReason, GenerationConfig, generate, generate_per_row};

@@ -32,6 +32,18 @@ pub struct HeadStats<B: Backend> {
     pub mean_logit: Tensor<B, 1>,
 }
 
+impl<B: Backend> HeadStats<B> {
+    /// The statistics from each token's target logit, log-sum-exp and expected logit.
+    fn new(target_logit: Tensor<B, 1>, lse: Tensor<B, 1>, mean_logit: Tensor<B, 1>) -> Self {
+        Self {
+            logp: target_logit - lse.clone(),
+            entropy: lse.clone() - mean_logit.clone(),
+            lse,
+            mean_logit,
+        }
+    }
+}
+
 /// The head applied to `hidden` `[tokens, H]` with the output `matrix` `[H, V]` at `temperature`,
 /// scored at `targets` `[tokens]`: fused on cache-sized tiles on the CPU backend
 /// ([`super::cpu_head`]), else `columns` vocabulary entries at a time.
@@ -43,12 +55,7 @@ pub fn head_stats<B: Backend>(
     columns: usize,
 ) -> HeadStats<B> {
     match super::cpu_head::head_stats(hidden, matrix, targets, temperature) {
-        Some([target_logit, lse, mean_logit]) => HeadStats {
-            logp: target_logit - lse.clone(),
-            entropy: lse.clone() - mean_logit.clone(),
-            lse,
-            mean_logit,
-        },
+        Some([target_logit, lse, mean_logit]) => HeadStats::new(target_logit, lse, mean_logit),
         None => chunked_head_stats(hidden, matrix, targets, temperature, columns),
     }
 }
@@ -91,12 +98,7 @@ fn chunked_head_stats<B: Backend>(
     let lse = (m + s.clone().log()).reshape([n]);
     let mean_logit = (t / s).reshape([n]);
     let target_logit = target_logits(hidden, matrix, targets, inv_t);
-    HeadStats {
-        logp: target_logit - lse.clone(),
-        entropy: lse.clone() - mean_logit.clone(),
-        lse,
-        mean_logit,
-    }
+    HeadStats::new(target_logit, lse, mean_logit)
 }
 
 /// Gradients `(∂L/∂hidden [tokens, H], ∂L/∂matrix [H, V])` of a function `L` of the head's

@@ -20,7 +20,7 @@ pub fn few_rows_logits<'a>(
     scale: f32,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::generation::simd::has_avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { few_rows_avx2(out, out_stride, hidden, k, n, rows, scale) };
     }

@@ -141,7 +141,7 @@ fn block_stats(hidden: MatRef<'_>, matrix: MatRef<'_>, inv_t: f32) -> Vec<Runnin
 /// `acc` extended by the logits `z`.
 fn fold(acc: Running, z: &[f32]) -> Running {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::generation::simd::has_avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { fold_avx2(acc, z) };
     }
