@@ -10,6 +10,7 @@ pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod generation;
+pub mod host;
 pub mod model;
 pub mod reward;
 pub mod rl;

@@ -1,11 +1,9 @@
 //! Batched sampling with a KV cache, stop rules and log-probs of sampled tokens.
 
 mod cpu_head;
-mod fast_exp;
 pub mod generate;
 pub mod logprobs;
 pub mod sampling;
-mod simd;
 pub mod vocab_chunks;
 
 pub use generate::{Completion, FinishReason, GenerationConfig, generate, generate_per_row};

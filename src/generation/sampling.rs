@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-use super::fast_exp;
+use crate::host::fast_exp;
 
 /// How to pick each next token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

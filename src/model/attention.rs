@@ -8,6 +8,7 @@ use burn::tensor::{
 
 use super::kv_cache::KvCache;
 use super::rotary::RotaryTables;
+use super::token_linear::per_token;
 
 /// Which keys each query may see.
 #[derive(Clone, Debug)]
@@ -60,12 +61,12 @@ impl<B: Backend> Attention<B> {
         // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
         let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
         let q = rotary
-            .apply(split(self.q_proj.forward(x.clone()), self.num_heads))
+            .apply(split(per_token(&self.q_proj, x.clone()), self.num_heads))
             .swap_dims(1, 2);
         let k = rotary
-            .apply(split(self.k_proj.forward(x.clone()), self.num_kv_heads))
+            .apply(split(per_token(&self.k_proj, x.clone()), self.num_kv_heads))
             .swap_dims(1, 2);
-        let v = split(self.v_proj.forward(x), self.num_kv_heads).swap_dims(1, 2);
+        let v = split(per_token(&self.v_proj, x), self.num_kv_heads).swap_dims(1, 2);
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
@@ -95,7 +96,7 @@ impl<B: Backend> Attention<B> {
         let out = out
             .swap_dims(1, 2)
             .reshape([batch, seq, self.num_heads * self.head_dim]);
-        self.o_proj.forward(out)
+        per_token(&self.o_proj, out)
     }
 
     /// Repeats each key/value head for the query heads sharing it.

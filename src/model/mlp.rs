@@ -4,6 +4,8 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Tensor, activation::silu, backend::Backend};
 
+use super::token_linear::per_token;
+
 /// `down(silu(gate(x)) · up(x))`, no biases.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
@@ -18,7 +20,7 @@ pub struct Mlp<B: Backend> {
 impl<B: Backend> Mlp<B> {
     /// Applies the block to `[batch, seq, hidden]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let gate = silu(per_token(&self.gate_proj, x.clone()));
+        per_token(&self.down_proj, gate * per_token(&self.up_proj, x))
     }
 }

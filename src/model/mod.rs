@@ -7,6 +7,7 @@ pub mod config;
 pub mod decoder_layer;
 pub mod dtype;
 pub mod export;
+pub mod host_backbone;
 pub mod host_weights;
 pub mod hub;
 pub mod init;
@@ -18,6 +19,7 @@ pub mod pretrained;
 pub mod qwen2;
 pub mod rms_norm;
 pub mod rotary;
+pub mod token_linear;
 pub mod weights;
 
 pub use attention::AttentionMask;

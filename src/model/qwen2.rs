@@ -9,6 +9,7 @@ use super::decoder_layer::DecoderLayer;
 use super::kv_cache::KvCache;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryTables;
+use super::token_linear::per_token;
 
 /// A batch of token ids with the position of each token and the keys each may attend to.
 #[derive(Clone, Debug)]
@@ -134,8 +135,23 @@ impl<B: Backend> Qwen2Model<B> {
         self.embed_tokens.weight.val().dtype()
     }
 
-    /// Final-norm hidden states `[batch, seq, hidden]`.
-    pub fn forward(&self, batch: &Batch<B>, mut cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+    /// Final-norm hidden states `[batch, seq, hidden]`. Without a cache, an f32 model of the
+    /// CPU backend runs the fused host forward ([`super::host_backbone`]).
+    pub fn forward(&self, batch: &Batch<B>, cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+        if cache.is_none()
+            && let Some(hidden) = super::host_backbone::forward(self, batch)
+        {
+            return hidden;
+        }
+        self.forward_ops(batch, cache)
+    }
+
+    /// [`Self::forward`] through Burn's tensor ops, on any backend.
+    pub fn forward_ops(
+        &self,
+        batch: &Batch<B>,
+        mut cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 3> {
         let device = batch.ids.device();
         let seq = batch.ids.dims()[1];
         let heads: Vec<usize> = self
@@ -195,7 +211,7 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
     /// Logits `[batch, seq, vocab]` from hidden states `[batch, seq, hidden]`.
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
+            Some(head) => per_token(head, hidden),
             None => {
                 let [b, s, h] = hidden.dims();
                 let embed = self.model.embed_tokens.weight.val();

@@ -20,7 +20,7 @@ pub fn few_rows_logits<'a>(
     scale: f32,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::generation::simd::has_avx2_fma() {
+    if crate::host::simd::has_avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { few_rows_avx2(out, out_stride, hidden, k, n, rows, scale) };
     }

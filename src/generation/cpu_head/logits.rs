@@ -5,8 +5,8 @@
 use rayon::prelude::*;
 
 use super::few_rows::few_rows_logits;
-use super::product::product_into;
-use super::view::MatRef;
+use crate::host::product::{Threads, product_into};
+use crate::host::view::MatRef;
 
 /// Vocabulary columns per parallel work item.
 const BLOCK_COLUMNS: usize = 4096;
@@ -35,7 +35,7 @@ pub fn logits(hidden: MatRef<'_>, matrix: MatRef<'_>, scale: f32) -> Vec<f32> {
             let row = |v| w.contiguous_column(v).expect("contiguous vocabulary rows");
             few_rows_logits(&mut tile, width, &hidden_rows, k, width, row, scale);
         } else {
-            product_into(&mut tile, width, hidden, w, scale, false);
+            product_into(&mut tile, width, hidden, w, scale, false, Threads::One);
         }
         for (row, values) in rows.into_iter().zip(tile.chunks(width)) {
             row.copy_from_slice(values);

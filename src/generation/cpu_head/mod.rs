@@ -5,41 +5,11 @@
 
 mod few_rows;
 mod logits;
-mod product;
 mod stats;
-mod view;
 
-use std::any::Any;
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
-use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
-
-pub use view::MatRef;
-
-/// The host storage of a 2-D f32 tensor of the flex backend (shared, not copied); `None` for any
-/// other backend, dtype or layout.
-fn flex_f32<B: Backend>(tensor: &Tensor<B, 2>) -> Option<FlexTensor> {
-    if tensor.dtype() != DType::F32 {
-        return None;
-    }
-    let primitive: Box<dyn Any> = Box::new(tensor.clone().into_primitive().tensor());
-    let flex = *primitive.downcast::<FlexTensor>().ok()?;
-    let strides = flex.layout().strides();
-    (strides.len() == 2 && strides.iter().all(|&s| s >= 0)).then_some(flex)
-}
-
-/// A view of a flex tensor's elements.
-fn view(flex: &FlexTensor) -> Option<MatRef<'_>> {
-    let layout = flex.layout();
-    let shape = layout.shape();
-    let strides = layout.strides();
-    MatRef::new(
-        flex.storage::<f32>(),
-        layout.start_offset(),
-        [shape[0], shape[1]],
-        [strides[0] as usize, strides[1] as usize],
-    )
-}
+use crate::host::flex::{flex_f32, matrix_view as view};
 
 /// Per-token `(target logit, log-sum-exp, expected logit)` of `hidden · matrix / temperature`,
 /// each `[tokens]`, when both are f32 tensors of the CPU backend.

@@ -8,9 +8,9 @@
 
 use rayon::prelude::*;
 
-use super::product::product_into;
-use super::view::MatRef;
-use crate::generation::fast_exp::exp;
+use crate::host::fast_exp::{exp, max_ordered};
+use crate::host::product::{Threads, product_into};
+use crate::host::view::MatRef;
 
 /// Vocabulary columns per parallel work item.
 const BLOCK_COLUMNS: usize = 2048;
@@ -128,7 +128,7 @@ fn block_stats(hidden: MatRef<'_>, matrix: MatRef<'_>, inv_t: f32) -> Vec<Runnin
         let w = matrix.block(0, c, matrix.rows(), TILE_COLUMNS);
         for r in (0..n).step_by(TILE_ROWS) {
             let h = hidden.block(r, 0, TILE_ROWS, hidden.cols());
-            product_into(&mut tile, TILE_COLUMNS, h, w, inv_t, false);
+            product_into(&mut tile, TILE_COLUMNS, h, w, inv_t, false, Threads::One);
             let width = w.cols();
             for (i, row) in tile.chunks(TILE_COLUMNS).take(h.rows()).enumerate() {
                 out[r + i] = fold(out[r + i], &row[..width]);
@@ -141,7 +141,7 @@ fn block_stats(hidden: MatRef<'_>, matrix: MatRef<'_>, inv_t: f32) -> Vec<Runnin
 /// `acc` extended by the logits `z`.
 fn fold(acc: Running, z: &[f32]) -> Running {
     #[cfg(target_arch = "x86_64")]
-    if crate::generation::simd::has_avx2_fma() {
+    if crate::host::simd::has_avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { fold_avx2(acc, z) };
     }
@@ -163,7 +163,7 @@ fn fold_portable(acc: Running, z: &[f32]) -> Running {
     let tail = chunks.remainder();
     for c in chunks.clone() {
         for l in 0..L {
-            lanes[l] = lanes[l].max(c[l]);
+            lanes[l] = max_ordered(lanes[l], c[l]);
         }
     }
     let tile_max = tail.iter().fold(

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::model::init::RandomInit;
 use crate::model::loader::{load_backbone, load_linear};
+use crate::model::token_linear::per_token;
 use crate::model::weights::{TensorSource, WeightStore};
 use crate::model::{Batch, Qwen2Config, Qwen2Model};
 
@@ -66,8 +67,10 @@ impl<B: Backend> ProcessRewardModel<B> {
     /// Class logits `[batch, seq, 2]`.
     pub fn forward(&self, batch: &Batch<B>) -> Tensor<B, 3> {
         let hidden = self.model.forward(batch, None);
-        self.score_out
-            .forward(activation::relu(self.score_in.forward(hidden)))
+        per_token(
+            &self.score_out,
+            activation::relu(per_token(&self.score_in, hidden)),
+        )
     }
 
     /// Probability of the "good" class at every position, `[batch, seq]`, in f32.

@@ -14,7 +14,9 @@ const ROUNDER: f32 = 12_582_912.0;
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.7);
-    let n = (x * LOG2_E + ROUNDER) - ROUNDER;
+    // `shifted` holds n = round(x·log₂e) in its low mantissa bits; `n` is the same as a float.
+    let shifted = x * LOG2_E + ROUNDER;
+    let n = shifted - ROUNDER;
     let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
     // Taylor series of e^r to degree 7 on |r| ≤ ln2/2 (truncation error below 1e-8).
     let mut p: f32 = 1.0 / 5040.0;
@@ -25,9 +27,21 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p.mul_add(r, 0.5);
     p = p.mul_add(r, 1.0);
     p = p.mul_add(r, 1.0);
-    // 2^n built in the exponent field (n is in [−126, 128)).
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n built in the exponent field (n is in [−126, 128)), with integer operations only: a
+    // float-to-int cast would saturate lane by lane and keep the loop from vectorising.
+    let biased = shifted
+        .to_bits()
+        .wrapping_sub(ROUNDER.to_bits())
+        .wrapping_add(127);
+    let scale = f32::from_bits(biased << 23);
     p * scale
+}
+
+/// The larger of `acc` and `x`, keeping `acc` when `x` is NaN: a single vector `max`
+/// instruction, where `f32::max` adds a NaN test and blend that serialise the loop.
+#[inline(always)]
+pub(crate) fn max_ordered(acc: f32, x: f32) -> f32 {
+    if x > acc { x } else { acc }
 }
 
 #[cfg(test)]
@@ -77,7 +91,7 @@ mod tests {
 /// `log Σ exp(x)` (−∞ for no values or all −∞; NaN if any value is NaN).
 pub(crate) fn log_sum_exp(values: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if crate::generation::simd::has_avx2_fma() {
+    if crate::host::simd::has_avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { log_sum_exp_avx2(values) };
     }
@@ -99,7 +113,7 @@ fn log_sum_exp_portable(values: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; L];
     for c in chunks.clone() {
         for l in 0..L {
-            lanes[l] = lanes[l].max(c[l]);
+            lanes[l] = max_ordered(lanes[l], c[l]);
         }
     }
     let max = lanes

@@ -34,7 +34,6 @@ impl<'a> MatRef<'a> {
     }
 
     /// A dense row-major view of `rows × cols` values.
-    #[cfg(test)]
     pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Option<Self> {
         if data.len() != rows * cols {
             return None;
@@ -65,7 +64,6 @@ impl<'a> MatRef<'a> {
     }
 
     /// The transposed view.
-    #[cfg(test)]
     pub fn t(&self) -> Self {
         Self {
             rows: self.cols,

@@ -1,0 +1,157 @@
+//! One decoder layer on host memory: `x += attn(norm(x))`, then `x += mlp(norm(x))`, with the
+//! residual additions folded into the output projections.
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::backend::Backend;
+
+use super::attention::{Heads, causal_attention};
+use super::linear::HostLinear;
+use super::rms_norm::rms_norm;
+use super::rotary::HostRotary;
+use super::swiglu::swiglu_in_place;
+use crate::host::flex::{flex_f32, vector_view};
+use crate::host::view::MatRef;
+use crate::model::decoder_layer::DecoderLayer;
+use crate::model::rms_norm::RmsNorm;
+
+/// A norm's scale on host memory.
+pub struct HostNorm {
+    weight: FlexTensor,
+    eps: f64,
+}
+
+impl HostNorm {
+    /// The norm's weight, when it is an f32 tensor of the CPU backend.
+    pub fn new<B: Backend>(norm: &RmsNorm<B>) -> Option<Self> {
+        let weight = flex_f32(&norm.weight.val())?;
+        vector_view(&weight)?;
+        Some(Self {
+            weight,
+            eps: norm.eps,
+        })
+    }
+
+    /// Normalises the rows of `x` into `out`.
+    pub fn apply(&self, x: &[f32], out: &mut [f32]) {
+        rms_norm(
+            x,
+            vector_view(&self.weight).expect("checked in new"),
+            self.eps,
+            out,
+        );
+    }
+}
+
+/// A decoder layer's weights on host memory.
+pub struct HostLayer {
+    input_norm: HostNorm,
+    q: HostLinear,
+    k: HostLinear,
+    v: HostLinear,
+    o: HostLinear,
+    post_norm: HostNorm,
+    gate: HostLinear,
+    up: HostLinear,
+    down: HostLinear,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+}
+
+/// Buffers reused by every layer of one forward.
+pub struct Scratch {
+    normed: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    attn: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+}
+
+impl Scratch {
+    /// Buffers for `tokens` tokens of `layer`'s shapes.
+    pub fn new(layer: &HostLayer, tokens: usize, hidden: usize) -> Self {
+        let zeros = |width: usize| vec![0.0f32; tokens * width];
+        Self {
+            normed: zeros(hidden),
+            q: zeros(layer.q.outputs()),
+            k: zeros(layer.k.outputs()),
+            v: zeros(layer.v.outputs()),
+            attn: zeros(layer.heads * layer.head_dim),
+            gate: zeros(layer.gate.outputs()),
+            up: zeros(layer.up.outputs()),
+        }
+    }
+}
+
+impl HostLayer {
+    /// The layer's tensors, when they are all f32 tensors of the CPU backend.
+    pub fn new<B: Backend>(layer: &DecoderLayer<B>) -> Option<Self> {
+        let attn = &layer.self_attn;
+        let mlp = &layer.mlp;
+        Some(Self {
+            input_norm: HostNorm::new(&layer.input_layernorm)?,
+            q: HostLinear::new(&attn.q_proj)?,
+            k: HostLinear::new(&attn.k_proj)?,
+            v: HostLinear::new(&attn.v_proj)?,
+            o: HostLinear::new(&attn.o_proj)?,
+            post_norm: HostNorm::new(&layer.post_attention_layernorm)?,
+            gate: HostLinear::new(&mlp.gate_proj)?,
+            up: HostLinear::new(&mlp.up_proj)?,
+            down: HostLinear::new(&mlp.down_proj)?,
+            heads: attn.num_heads,
+            kv_heads: attn.num_kv_heads,
+            head_dim: attn.head_dim,
+        })
+    }
+
+    /// Applies the layer to `x [batch · seq, hidden]` (row-major) in place.
+    pub fn forward(
+        &self,
+        x: &mut [f32],
+        [batch, seq]: [usize; 2],
+        rotary: &HostRotary,
+        positions: &[usize],
+        s: &mut Scratch,
+    ) {
+        let tokens = batch * seq;
+        let hidden = x.len() / tokens;
+        self.input_norm.apply(x, &mut s.normed);
+        self.q
+            .apply(token_rows(&s.normed, tokens, hidden), &mut s.q, false);
+        self.k
+            .apply(token_rows(&s.normed, tokens, hidden), &mut s.k, false);
+        self.v
+            .apply(token_rows(&s.normed, tokens, hidden), &mut s.v, false);
+        rotary.apply(&mut s.q, positions, self.heads);
+        rotary.apply(&mut s.k, positions, self.kv_heads);
+        let shape = Heads {
+            batch,
+            seq,
+            query: self.heads,
+            kv: self.kv_heads,
+            dim: self.head_dim,
+        };
+        causal_attention(&s.q, &s.k, &s.v, shape, &mut s.attn);
+        self.o.apply(
+            token_rows(&s.attn, tokens, self.heads * self.head_dim),
+            x,
+            true,
+        );
+
+        self.post_norm.apply(x, &mut s.normed);
+        self.gate
+            .apply(token_rows(&s.normed, tokens, hidden), &mut s.gate, false);
+        self.up
+            .apply(token_rows(&s.normed, tokens, hidden), &mut s.up, false);
+        swiglu_in_place(&mut s.gate, &s.up);
+        self.down
+            .apply(token_rows(&s.gate, tokens, self.gate.outputs()), x, true);
+    }
+}
+
+/// `[tokens, width]` row-major at the start of `data`.
+fn token_rows(data: &[f32], tokens: usize, width: usize) -> MatRef<'_> {
+    MatRef::new(data, 0, [tokens, width], [width, 1]).expect("buffer holds every token")
+}

@@ -1,0 +1,51 @@
+//! A linear layer applied to every token of a batch as one matrix product.
+//!
+//! Burn's `Linear` on `[batch, seq, in]` broadcasts its weight into a batched product: one small
+//! product per row on the CPU, and in training a weight gradient of `[batch, in, out]` summed
+//! afterwards. Folding the tokens into one `[batch · seq, in]` matrix gives one large product
+//! forwards and a single `xᵀ · grad` product backwards.
+
+use burn::nn::Linear;
+use burn::tensor::{Tensor, backend::Backend};
+
+/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product.
+pub fn per_token<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [batch, seq, width] = x.dims();
+    let y = layer.forward(x.reshape([batch * seq, width]));
+    let out = y.dims()[1];
+    y.reshape([batch, seq, out])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::nn::LinearConfig;
+    use burn::tensor::{TensorData, Tolerance};
+
+    /// Two tokens in each of two rows through a 2 → 1 layer with weight [1, 2]ᵀ and bias 0.5.
+    #[test]
+    fn matches_hand_computed_outputs() {
+        let device = Default::default();
+        let mut layer = LinearConfig::new(2, 1).init::<Flex>(&device);
+        layer.weight = layer
+            .weight
+            .map(|_| Tensor::from_data(TensorData::new(vec![1.0f32, 2.0], [2, 1]), &device));
+        layer.bias = layer
+            .bias
+            .map(|b| b.map(|_| Tensor::from_data(TensorData::new(vec![0.5f32], [1]), &device)));
+        let x = Tensor::<Flex, 3>::from_data(
+            TensorData::new(vec![1.0f32, 1.0, 2.0, 0.0, 0.0, 3.0, -1.0, 1.0], [2, 2, 2]),
+            &device,
+        );
+        let y = per_token(&layer, x.clone());
+        y.to_data().assert_approx_eq::<f32>(
+            &TensorData::new(vec![3.5f32, 2.5, 6.5, 1.5], [2, 2, 1]),
+            Tolerance::default(),
+        );
+        layer
+            .forward(x)
+            .to_data()
+            .assert_approx_eq::<f32>(&y.to_data(), Tolerance::default());
+    }
+}
