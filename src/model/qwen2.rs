@@ -226,9 +226,18 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
 
     /// The `[hidden, vocab]` matrix that maps hidden states to logits.
     pub fn output_matrix(&self) -> Tensor<B, 2> {
+        match self.output_parameter() {
+            (weight, false) => weight,
+            (weight, true) => weight.transpose(),
+        }
+    }
+
+    /// The parameter behind [`Self::output_matrix`] (`lm_head.weight`, or the embedding matrix
+    /// when tied) and whether the output matrix is its transpose.
+    pub fn output_parameter(&self) -> (Tensor<B, 2>, bool) {
         match &self.lm_head {
-            Some(head) => head.weight.val(),
-            None => self.model.embed_tokens.weight.val().transpose(),
+            Some(head) => (head.weight.val(), false),
+            None => (self.model.embed_tokens.weight.val(), true),
         }
     }
 

@@ -8,9 +8,14 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product.
+/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. A
+/// decoding step (`seq` = 1) keeps Burn's batched form, whose rows the CPU backend runs in
+/// parallel where it would run one small product on one thread.
 pub fn per_token<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [batch, seq, width] = x.dims();
+    if seq == 1 {
+        return layer.forward(x);
+    }
     let y = layer.forward(x.reshape([batch * seq, width]));
     let out = y.dims()[1];
     y.reshape([batch, seq, out])
@@ -23,7 +28,8 @@ mod tests {
     use burn::nn::LinearConfig;
     use burn::tensor::{TensorData, Tolerance};
 
-    /// Two tokens in each of two rows through a 2 → 1 layer with weight [1, 2]ᵀ and bias 0.5.
+    /// Two tokens in each of two rows through a 2 → 1 layer with weight [1, 2]ᵀ and bias 0.5,
+    /// and the first token of each row alone (a decoding step).
     #[test]
     fn matches_hand_computed_outputs() {
         let device = Default::default();
@@ -44,8 +50,14 @@ mod tests {
             Tolerance::default(),
         );
         layer
-            .forward(x)
+            .forward(x.clone())
             .to_data()
             .assert_approx_eq::<f32>(&y.to_data(), Tolerance::default());
+        per_token(&layer, x.narrow(1, 0, 1))
+            .to_data()
+            .assert_approx_eq::<f32>(
+                &TensorData::new(vec![3.5f32, 6.5], [2, 1, 1]),
+                Tolerance::default(),
+            );
     }
 }

@@ -3,7 +3,9 @@
 //! in vocabulary chunks outside the graph, and its outputs enter the loss as fresh leaves. The
 //! backward pass then goes in two stages: the loss's gradient with respect to those leaves, the
 //! head's gradient by recomputing the chunks ([`head_grads`]), and finally the transformer's
-//! backward through `Σ hidden ⊙ ∂L/∂hidden + Σ W ⊙ ∂L/∂W`, whose gradient is exactly that.
+//! backward through `Σ hidden ⊙ ∂L/∂hidden`, whose gradient is exactly that. The output matrix's
+//! gradient `∂L/∂W` is added to its parameter's gradient directly (for a tied head, to what the
+//! embedding lookup gave it), without a pass over the matrix through the graph.
 
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
 
@@ -19,8 +21,10 @@ pub struct PolicyLogprobs<B: AutodiffBackend> {
     pub entropies: Tensor<B, 2>,
     /// Hidden states at the response positions, inside the policy's graph.
     hidden: Tensor<B, 2>,
-    /// The `[hidden, vocab]` output matrix, inside the policy's graph.
-    matrix: Tensor<B, 2>,
+    /// The parameter behind the `[hidden, vocab]` output matrix.
+    parameter: Tensor<B, 2>,
+    /// Whether the output matrix is `parameter`'s transpose (a tied head).
+    transposed: bool,
     targets: Tensor<B::InnerBackend, 1, Int>,
     stats: HeadStats<B::InnerBackend>,
     temperature: f32,
@@ -39,6 +43,7 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
         let r = batch.max_response.max(1);
         let (hidden, targets) = response_hidden(policy, batch, pad_id);
         let matrix = policy.output_matrix();
+        let (parameter, transposed) = policy.output_parameter();
         let targets = targets.inner();
         let columns = chunk_columns(b * r, matrix.dims()[1]);
         let stats = head_stats(
@@ -54,7 +59,8 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             log_probs: leaf(stats.logp.clone()),
             entropies: leaf(stats.entropy.clone()),
             hidden,
-            matrix,
+            parameter,
+            transposed,
             targets,
             stats,
             temperature,
@@ -73,9 +79,13 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             .map(|g| g.reshape([n]))
             .unwrap_or_else(|| Tensor::zeros([n], &device));
         let d_entropy = self.entropies.grad(&leaf_grads).map(|g| g.reshape([n]));
+        let matrix = match self.transposed {
+            true => self.parameter.clone().inner().transpose(),
+            false => self.parameter.clone().inner(),
+        };
         let (d_hidden, d_matrix) = head_grads(
             &self.hidden.clone().inner(),
-            &self.matrix.clone().inner(),
+            &matrix,
             &self.targets,
             self.temperature,
             self.columns,
@@ -83,9 +93,18 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             d_logp,
             d_entropy,
         );
-        let surrogate = (self.hidden * Tensor::from_inner(d_hidden)).sum()
-            + (self.matrix * Tensor::from_inner(d_matrix)).sum();
-        surrogate.backward()
+        let surrogate = (self.hidden * Tensor::from_inner(d_hidden)).sum();
+        let mut grads = surrogate.backward();
+        let d_parameter = match self.transposed {
+            true => d_matrix.transpose(),
+            false => d_matrix,
+        };
+        let total = match self.parameter.grad_remove(&mut grads) {
+            Some(from_graph) => from_graph + d_parameter,
+            None => d_parameter,
+        };
+        self.parameter.grad_replace(&mut grads, total);
+        grads
     }
 }
 

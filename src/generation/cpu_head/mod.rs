@@ -4,6 +4,7 @@
 //! is several times faster. Other backends return `None` and take the generic path.
 
 mod few_rows;
+mod grads;
 mod logits;
 mod stats;
 
@@ -22,14 +23,7 @@ pub fn head_stats<B: Backend>(
     let (h, w) = (flex_f32(hidden)?, flex_f32(matrix)?);
     let (hv, wv) = (view(&h)?, view(&w)?);
     let vocab = wv.cols();
-    let targets: Vec<usize> = targets
-        .to_data()
-        .convert::<i64>()
-        .to_vec::<i64>()
-        .ok()?
-        .into_iter()
-        .map(|y| usize::try_from(y).ok().filter(|&y| y < vocab))
-        .collect::<Option<_>>()?;
+    let targets = target_indices(targets, vocab)?;
     let s = stats::head_stats(hv, wv, &targets, temperature);
     let device = hidden.device();
     let n = targets.len();
@@ -42,4 +36,55 @@ pub fn head_stats<B: Backend>(
 pub fn logits<B: Backend>(hidden: &Tensor<B, 2>, matrix: &Tensor<B, 2>) -> Option<Vec<f32>> {
     let (h, w) = (flex_f32(hidden)?, flex_f32(matrix)?);
     Some(logits::logits(view(&h)?, view(&w)?, 1.0))
+}
+
+/// `(∂L/∂hidden [tokens, H], ∂L/∂matrix [H, vocab])` through the head, from the forward's
+/// per-token log-sum-exp and expected logit and the loss's gradients with respect to each
+/// token's log-prob and entropy, when `hidden` and `matrix` are f32 tensors of the CPU backend.
+#[allow(clippy::too_many_arguments)]
+pub fn head_grads<B: Backend>(
+    hidden: &Tensor<B, 2>,
+    matrix: &Tensor<B, 2>,
+    targets: &Tensor<B, 1, Int>,
+    temperature: f32,
+    lse: &Tensor<B, 1>,
+    mean_logit: &Tensor<B, 1>,
+    d_logp: &Tensor<B, 1>,
+    d_entropy: Option<&Tensor<B, 1>>,
+) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
+    let (h, w) = (flex_f32(hidden)?, flex_f32(matrix)?);
+    let (hv, wv) = (view(&h)?, view(&w)?);
+    let (n, width, vocab) = (hv.rows(), hv.cols(), wv.cols());
+    let targets = target_indices(targets, vocab)?;
+    let values = |t: &Tensor<B, 1>| t.to_data().convert::<f32>().to_vec::<f32>().ok();
+    let (lse, mean_logit, d_logp) = (values(lse)?, values(mean_logit)?, values(d_logp)?);
+    let d_entropy = match d_entropy {
+        Some(d) => Some(values(d)?),
+        None => None,
+    };
+    let upstream = grads::Upstream {
+        targets: &targets,
+        lse: &lse,
+        mean_logit: &mean_logit,
+        d_logp: &d_logp,
+        d_entropy: d_entropy.as_deref(),
+    };
+    let (d_hidden, d_matrix_t) = grads::head_grads(hv, wv, upstream, temperature);
+    let device = hidden.device();
+    let d_hidden = Tensor::from_data(TensorData::new(d_hidden, [n, width]), &device);
+    let d_matrix_t =
+        Tensor::<B, 2>::from_data(TensorData::new(d_matrix_t, [vocab, width]), &device);
+    Some((d_hidden, d_matrix_t.transpose()))
+}
+
+/// Target ids as indices below `vocab`; `None` if any is out of range.
+fn target_indices<B: Backend>(targets: &Tensor<B, 1, Int>, vocab: usize) -> Option<Vec<usize>> {
+    targets
+        .to_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .ok()?
+        .into_iter()
+        .map(|y| usize::try_from(y).ok().filter(|&y| y < vocab))
+        .collect()
 }
