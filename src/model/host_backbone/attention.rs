@@ -1,6 +1,7 @@
 //! Causal grouped-query attention on host memory, for rows of equal length (right padding is
 //! harmless: real tokens never look ahead at it). Queries are taken in blocks so the scores of
-//! one block stay in cache and the keys past a block's last query are never read.
+//! one block stay in cache and the keys past a block's last query are never read; blocks of
+//! every row and head run in parallel.
 
 use rayon::prelude::*;
 
@@ -38,53 +39,67 @@ pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], shape: Heads, out: &mut
         dim,
     } = shape;
     let (q_width, kv_width) = (query * dim, kv * dim);
-    let groups = query / kv;
-    let scale = 1.0 / (dim as f32).sqrt();
-    out[..batch * seq * q_width]
-        .par_chunks_mut(seq * q_width)
-        .enumerate()
-        .for_each(|(b, out)| {
+    let blocks = seq.div_ceil(QUERY_BLOCK);
+    // One work item per (row, query head, block of queries), each into its own buffer.
+    let item = |i: usize| {
+        (
+            i / (query * blocks),
+            i / blocks % query,
+            i % blocks * QUERY_BLOCK,
+        )
+    };
+    let results: Vec<Vec<f32>> = (0..batch * query * blocks)
+        .into_par_iter()
+        .map(|i| {
+            let (b, h, start) = item(i);
             let view = |data, width, head| {
                 MatRef::new(data, b * seq * width + head * dim, [seq, dim], [width, 1])
                     .expect("attention inputs cover the batch")
             };
-            let mut scores = vec![0.0f32; QUERY_BLOCK.min(seq) * seq];
-            for h in 0..query {
-                let (qh, kh, vh) = (
-                    view(q, q_width, h),
-                    view(k, kv_width, h / groups),
-                    view(v, kv_width, h / groups),
-                );
-                for start in (0..seq).step_by(QUERY_BLOCK) {
-                    let rows = QUERY_BLOCK.min(seq - start);
-                    let keys = start + rows;
-                    let block = qh.block(start, 0, rows, dim);
-                    product_into(
-                        &mut scores,
-                        keys,
-                        block,
-                        kh.block(0, 0, keys, dim).t(),
-                        scale,
-                        false,
-                        Threads::One,
-                    );
-                    for (i, row) in scores.chunks_mut(keys).take(rows).enumerate() {
-                        softmax_prefix(row, start + i + 1);
-                    }
-                    let probs =
-                        MatRef::new(&scores, 0, [rows, keys], [keys, 1]).expect("scores block");
-                    product_into(
-                        &mut out[start * q_width + h * dim..],
-                        q_width,
-                        probs,
-                        vh.block(0, 0, keys, dim),
-                        1.0,
-                        false,
-                        Threads::One,
-                    );
-                }
-            }
-        });
+            let kv_head = h / (query / kv);
+            let (qh, kh, vh) = (
+                view(q, q_width, h),
+                view(k, kv_width, kv_head),
+                view(v, kv_width, kv_head),
+            );
+            query_block(qh, kh, vh, start)
+        })
+        .collect();
+    for (i, block) in results.iter().enumerate() {
+        let (b, h, start) = item(i);
+        for (t, values) in block.chunks_exact(dim).enumerate() {
+            let at = (b * seq + start + t) * q_width + h * dim;
+            out[at..at + dim].copy_from_slice(values);
+        }
+    }
+}
+
+/// `[rows, dim]` outputs of the queries `start..start + QUERY_BLOCK` of one head (`q`, `k`, `v`
+/// each `[seq, dim]`), which see the keys up to their own position.
+fn query_block(q: MatRef<'_>, k: MatRef<'_>, v: MatRef<'_>, start: usize) -> Vec<f32> {
+    let dim = q.cols();
+    let rows = QUERY_BLOCK.min(q.rows() - start);
+    let keys = start + rows;
+    let scale = 1.0 / (dim as f32).sqrt();
+    let mut scores = vec![0.0f32; rows * keys];
+    let queries = q.block(start, 0, rows, dim);
+    let past = k.block(0, 0, keys, dim).t();
+    product_into(&mut scores, keys, queries, past, scale, false, Threads::One);
+    for (i, row) in scores.chunks_mut(keys).enumerate() {
+        softmax_prefix(row, start + i + 1);
+    }
+    let probs = MatRef::new(&scores, 0, [rows, keys], [keys, 1]).expect("scores block");
+    let mut out = vec![0.0f32; rows * dim];
+    product_into(
+        &mut out,
+        dim,
+        probs,
+        v.block(0, 0, keys, dim),
+        1.0,
+        false,
+        Threads::One,
+    );
+    out
 }
 
 with_avx2_fma! {
