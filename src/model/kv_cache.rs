@@ -5,6 +5,8 @@
 
 use burn::tensor::{Int, Tensor, backend::Backend};
 
+use super::host_backbone::HostKvCache;
+
 /// Keys and values of one layer: `[batch, kv_heads, capacity, head_dim]`.
 #[derive(Clone, Debug)]
 pub struct LayerCache<B: Backend> {
@@ -12,10 +14,12 @@ pub struct LayerCache<B: Backend> {
     values: Option<Tensor<B, 4>>,
 }
 
-/// The cache of every layer plus the number of positions filled.
+/// The cache of every layer plus the number of positions filled: Burn tensors, or host buffers
+/// for the host forward ([`super::host_backbone`]).
 #[derive(Clone, Debug)]
 pub struct KvCache<B: Backend> {
     layers: Vec<LayerCache<B>>,
+    host: Option<HostKvCache>,
     len: usize,
     capacity: usize,
 }
@@ -40,9 +44,38 @@ impl<B: Backend> KvCache<B> {
                     values: Some(zeros()),
                 })
                 .collect(),
+            host: None,
             len: 0,
             capacity,
         }
+    }
+
+    /// An empty cache on host memory, written by the host forward.
+    pub fn host(
+        layers: usize,
+        batch: usize,
+        kv_heads: usize,
+        capacity: usize,
+        head_dim: usize,
+    ) -> Self {
+        Self {
+            layers: Vec::new(),
+            host: Some(HostKvCache::new(
+                layers, batch, kv_heads, capacity, head_dim,
+            )),
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// The host buffers, when this is a host cache.
+    pub fn host_mut(&mut self) -> Option<&mut HostKvCache> {
+        self.host.as_mut()
+    }
+
+    /// Whether this is a host cache.
+    pub fn is_host(&self) -> bool {
+        self.host.is_some()
     }
 
     /// Positions filled so far.
@@ -75,7 +108,10 @@ impl<B: Backend> KvCache<B> {
             "KV cache overflow: {end} positions > capacity {}",
             self.capacity
         );
-        let entry = &mut self.layers[layer];
+        let entry = self
+            .layers
+            .get_mut(layer)
+            .expect("a host cache is written by the host forward, not appended to");
         let range = [0..b, 0..h, self.len..end, 0..d];
         // Taken out of the cache while written, so the buffer has one owner and the write can
         // happen in place instead of copying the whole buffer.
@@ -100,6 +136,18 @@ impl<B: Backend> KvCache<B> {
 
     /// Keeps only the batch rows in `rows` (finished sequences leave the batch).
     pub fn retain_rows(&mut self, rows: Tensor<B, 1, Int>) {
+        if let Some(host) = &mut self.host {
+            let rows: Vec<usize> = rows
+                .to_data()
+                .convert::<i64>()
+                .to_vec::<i64>()
+                .expect("row indices")
+                .into_iter()
+                .map(|r| r as usize)
+                .collect();
+            host.retain_rows(&rows);
+            return;
+        }
         for entry in &mut self.layers {
             entry.keys = entry.keys.take().map(|k| k.select(0, rows.clone()));
             entry.values = entry.values.take().map(|v| v.select(0, rows.clone()));

@@ -135,15 +135,23 @@ impl<B: Backend> Qwen2Model<B> {
         self.embed_tokens.weight.val().dtype()
     }
 
-    /// Final-norm hidden states `[batch, seq, hidden]`. Without a cache, an f32 model of the
-    /// CPU backend runs the fused host forward ([`super::host_backbone`]).
+    /// Final-norm hidden states `[batch, seq, hidden]`. An f32 model of the CPU backend runs the
+    /// host forward ([`super::host_backbone`]) without a cache or with a host cache.
     pub fn forward(&self, batch: &Batch<B>, cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
-        if cache.is_none()
-            && let Some(hidden) = super::host_backbone::forward(self, batch)
-        {
-            return hidden;
+        match cache {
+            Some(cache) if cache.is_host() => {
+                super::host_backbone::forward(self, batch, Some(cache))
+                    .expect("a host cache is made only for a model whose weights are on the host")
+            }
+            cache => {
+                if cache.is_none()
+                    && let Some(hidden) = super::host_backbone::forward(self, batch, None)
+                {
+                    return hidden;
+                }
+                self.forward_ops(batch, cache)
+            }
         }
-        self.forward_ops(batch, cache)
     }
 
     /// [`Self::forward`] through Burn's tensor ops, on any backend.
@@ -178,9 +186,19 @@ impl<B: Backend> Qwen2Model<B> {
         self.norm.forward(x)
     }
 
-    /// A cache sized for this model.
+    /// A cache sized for this model: on host memory when the host forward applies
+    /// ([`super::host_backbone`]), else Burn tensors.
     pub fn new_cache(&self, batch: usize, capacity: usize) -> KvCache<B> {
         let attn = &self.layers[0].self_attn;
+        if super::host_backbone::applies(self) {
+            return KvCache::host(
+                self.layers.len(),
+                batch,
+                attn.num_kv_heads,
+                capacity,
+                attn.head_dim,
+            );
+        }
         KvCache::new(
             self.layers.len(),
             batch,

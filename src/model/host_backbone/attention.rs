@@ -28,9 +28,52 @@ pub struct Heads {
     pub dim: usize,
 }
 
+/// Which keys each query may see.
+#[derive(Debug, Clone, Copy)]
+pub enum Visibility<'a> {
+    /// Query `i` of a row sees keys `0..=past + i`.
+    Causal {
+        /// Keys before the first query.
+        past: usize,
+    },
+    /// `forbidden[(row · queries + i) · keys + j]` forbids key `j` to query `i` (the layout of
+    /// a `[batch, 1, queries, keys]` mask).
+    Mask {
+        /// The mask, `true` where attention is forbidden.
+        forbidden: &'a [bool],
+    },
+}
+
 /// `out [batch·seq, query·dim] = softmax(q kᵀ / √dim, causal) v`, with `q [batch·seq, query·dim]`
 /// and `k`, `v` `[batch·seq, kv·dim]`, all row-major.
-pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], shape: Heads, out: &mut [f32]) {
+#[cfg(test)]
+fn causal_attention(q: &[f32], k: &[f32], v: &[f32], shape: Heads, out: &mut [f32]) {
+    let Heads { seq, kv, dim, .. } = shape;
+    let view = |data, b: usize, head: usize| {
+        MatRef::new(
+            data,
+            b * seq * kv * dim + head * dim,
+            [seq, dim],
+            [kv * dim, 1],
+        )
+        .expect("attention inputs cover the batch")
+    };
+    let keys_values = |b, head| (view(k, b, head), view(v, b, head));
+    attention(q, shape, keys_values, Visibility::Causal { past: 0 }, out);
+}
+
+/// `out [batch·seq, query·dim] = softmax(q kᵀ / √dim) v` for `seq` new queries per row, where
+/// `keys_values(row, kv_head)` gives that row's keys and values `[keys, dim]` (the same number
+/// for every row), each visible as `visibility` says. A query that sees no key gets zeros.
+pub fn attention<'k, F>(
+    q: &[f32],
+    shape: Heads,
+    keys_values: F,
+    visibility: Visibility<'_>,
+    out: &mut [f32],
+) where
+    F: Fn(usize, usize) -> (MatRef<'k>, MatRef<'k>) + Sync,
+{
     let Heads {
         batch,
         seq,
@@ -38,7 +81,7 @@ pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], shape: Heads, out: &mut
         kv,
         dim,
     } = shape;
-    let (q_width, kv_width) = (query * dim, kv * dim);
+    let q_width = query * dim;
     let blocks = seq.div_ceil(QUERY_BLOCK);
     // One work item per (row, query head, block of queries), each into its own buffer.
     let item = |i: usize| {
@@ -52,17 +95,21 @@ pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], shape: Heads, out: &mut
         .into_par_iter()
         .map(|i| {
             let (b, h, start) = item(i);
-            let view = |data, width, head| {
-                MatRef::new(data, b * seq * width + head * dim, [seq, dim], [width, 1])
-                    .expect("attention inputs cover the batch")
+            let qh = MatRef::new(q, b * seq * q_width + h * dim, [seq, dim], [q_width, 1])
+                .expect("queries cover the batch");
+            let (kh, vh) = keys_values(b, h / (query / kv));
+            let rows = QUERY_BLOCK.min(seq - start);
+            let sight = match visibility {
+                Visibility::Causal { past } => Sight::Causal {
+                    first: past + start + 1,
+                },
+                Visibility::Mask { forbidden } => {
+                    let keys = kh.rows();
+                    let from = (b * seq + start) * keys;
+                    Sight::Mask(&forbidden[from..from + rows * keys])
+                }
             };
-            let kv_head = h / (query / kv);
-            let (qh, kh, vh) = (
-                view(q, q_width, h),
-                view(k, kv_width, kv_head),
-                view(v, kv_width, kv_head),
-            );
-            query_block(qh, kh, vh, start)
+            query_block(qh.block(start, 0, rows, dim), kh, vh, sight)
         })
         .collect();
     for (i, block) in results.iter().enumerate() {
@@ -74,19 +121,34 @@ pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], shape: Heads, out: &mut
     }
 }
 
-/// `[rows, dim]` outputs of the queries `start..start + QUERY_BLOCK` of one head (`q`, `k`, `v`
-/// each `[seq, dim]`), which see the keys up to their own position.
-fn query_block(q: MatRef<'_>, k: MatRef<'_>, v: MatRef<'_>, start: usize) -> Vec<f32> {
-    let dim = q.cols();
-    let rows = QUERY_BLOCK.min(q.rows() - start);
-    let keys = start + rows;
+/// The keys a block of queries sees.
+#[derive(Debug, Clone, Copy)]
+enum Sight<'a> {
+    /// The block's query `i` sees keys `0..first + i`.
+    Causal { first: usize },
+    /// Row `i` of `[rows, keys]`, `true` where forbidden.
+    Mask(&'a [bool]),
+}
+
+/// `[rows, dim]` outputs of a block of queries `[rows, dim]` against keys and values
+/// `[keys, dim]`.
+fn query_block(q: MatRef<'_>, k: MatRef<'_>, v: MatRef<'_>, sight: Sight<'_>) -> Vec<f32> {
+    let (rows, dim) = (q.rows(), q.cols());
+    let keys = match sight {
+        Sight::Causal { first } => (first + rows - 1).min(k.rows()),
+        Sight::Mask(_) => k.rows(),
+    };
     let scale = 1.0 / (dim as f32).sqrt();
     let mut scores = vec![0.0f32; rows * keys];
-    let queries = q.block(start, 0, rows, dim);
-    let past = k.block(0, 0, keys, dim).t();
-    product_into(&mut scores, keys, queries, past, scale, false, Threads::One);
+    let seen = k.block(0, 0, keys, dim).t();
+    product_into(&mut scores, keys, q, seen, scale, false, Threads::One);
     for (i, row) in scores.chunks_mut(keys).enumerate() {
-        softmax_prefix(row, start + i + 1);
+        match sight {
+            Sight::Causal { first } => softmax_prefix(row, (first + i).min(keys), &[]),
+            Sight::Mask(forbidden) => {
+                softmax_prefix(row, keys, &forbidden[i * keys..(i + 1) * keys])
+            }
+        }
     }
     let probs = MatRef::new(&scores, 0, [rows, keys], [keys, 1]).expect("scores block");
     let mut out = vec![0.0f32; rows * dim];
@@ -103,20 +165,36 @@ fn query_block(q: MatRef<'_>, k: MatRef<'_>, v: MatRef<'_>, start: usize) -> Vec
 }
 
 with_avx2_fma! {
-    /// Softmax over `row[..visible]`; the rest of the row (future keys) becomes 0.
-    fn softmax_prefix(row: &mut [f32], visible: usize) = softmax_prefix_portable;
+    /// Softmax over `row[..visible]` leaving out the keys `forbidden` marks (when not empty);
+    /// the rest of the row (future keys) becomes 0, and so does a row that sees no key.
+    fn softmax_prefix(row: &mut [f32], visible: usize, forbidden: &[bool]) = softmax_prefix_portable;
 }
 
 #[inline(always)]
-fn softmax_prefix_portable(row: &mut [f32], visible: usize) {
+fn softmax_prefix_portable(row: &mut [f32], visible: usize, forbidden: &[bool]) {
     let (seen, future) = row.split_at_mut(visible);
     future.fill(0.0);
+    if !forbidden.is_empty() {
+        seen.iter_mut()
+            .zip(forbidden)
+            .filter(|(_, f)| **f)
+            .for_each(|(x, _)| *x = f32::NEG_INFINITY);
+    }
     let max = seen
         .iter()
         .fold(f32::NEG_INFINITY, |m, &x| max_ordered(m, x));
+    if max == f32::NEG_INFINITY {
+        seen.fill(0.0);
+        return;
+    }
     let mut sum = 0.0f32;
     for x in seen.iter_mut() {
-        *x = exp(*x - max);
+        // exp clamps −∞ to a tiny positive number; forbidden keys must weigh exactly 0.
+        *x = if *x == f32::NEG_INFINITY {
+            0.0
+        } else {
+            exp(*x - max)
+        };
         sum += *x;
     }
     let inv = 1.0 / sum;

@@ -4,7 +4,8 @@
 use burn::backend::flex::FlexTensor;
 use burn::tensor::backend::Backend;
 
-use super::attention::{Heads, causal_attention};
+use super::attention::{Heads, Visibility, attention};
+use super::kv_cache::HostKvCache;
 use super::linear::HostLinear;
 use super::rms_norm::rms_norm;
 use super::rotary::HostRotary;
@@ -40,6 +41,22 @@ impl HostNorm {
             out,
         );
     }
+}
+
+/// What every layer of one forward shares.
+pub struct Context<'a> {
+    /// Rows in the batch.
+    pub batch: usize,
+    /// New tokens per row.
+    pub seq: usize,
+    /// Positions already cached (0 without a cache).
+    pub past: usize,
+    /// Rotary position of each new token, row-major.
+    pub positions: &'a [usize],
+    /// Rotary tables covering those positions.
+    pub rotary: &'a HostRotary,
+    /// Which keys each new token sees.
+    pub visibility: Visibility<'a>,
 }
 
 /// A decoder layer's weights on host memory.
@@ -106,15 +123,16 @@ impl HostLayer {
         })
     }
 
-    /// Applies the layer to `x [batch · seq, hidden]` (row-major) in place.
+    /// Applies the layer to `x [batch · seq, hidden]` (row-major) in place; with a cache
+    /// (`layer`'s index in it), the new keys and values are written after its filled part first.
     pub fn forward(
         &self,
         x: &mut [f32],
-        [batch, seq]: [usize; 2],
-        rotary: &HostRotary,
-        positions: &[usize],
+        at: &Context<'_>,
+        cache: Option<(&mut HostKvCache, usize)>,
         s: &mut Scratch,
     ) {
+        let (batch, seq, positions, rotary) = (at.batch, at.seq, at.positions, at.rotary);
         let tokens = batch * seq;
         let hidden = x.len() / tokens;
         self.input_norm.apply(x, &mut s.normed);
@@ -133,7 +151,29 @@ impl HostLayer {
             kv: self.kv_heads,
             dim: self.head_dim,
         };
-        causal_attention(&s.q, &s.k, &s.v, shape, &mut s.attn);
+        match cache {
+            Some((cache, layer)) => {
+                cache.write(layer, at.past, seq, &s.k, &s.v);
+                let (cache, keys) = (&*cache, at.past + seq);
+                let keys_values = |b, head| cache.view(layer, b, head, keys);
+                attention(&s.q, shape, keys_values, at.visibility, &mut s.attn);
+            }
+            None => {
+                let width = self.kv_heads * self.head_dim;
+                let (k, v) = (&s.k, &s.v);
+                let view = |data, b: usize, head: usize| {
+                    MatRef::new(
+                        data,
+                        b * seq * width + head * self.head_dim,
+                        [seq, self.head_dim],
+                        [width, 1],
+                    )
+                    .expect("keys and values cover the batch")
+                };
+                let keys_values = |b, head| (view(k, b, head), view(v, b, head));
+                attention(&s.q, shape, keys_values, at.visibility, &mut s.attn);
+            }
+        }
         self.o.apply(
             token_rows(&s.attn, tokens, self.heads * self.head_dim),
             x,
