@@ -61,20 +61,30 @@ fn sync<B: Backend>(device: &B::Device) -> Result<()> {
     B::sync(device).map_err(|e| anyhow!("device synchronisation failed: {e:?}"))
 }
 
+/// One line on stderr per run, so a run cut short by a time limit still shows how far it got
+/// (on a GPU the first run of a shape includes compiling its kernels).
+fn progress(what: &str, w: &Workload, run: &str, secs: f64) {
+    eprintln!("[throughput] {what} batch {}: {run} {secs:.3} s", w.batch);
+}
+
 /// Runs `run` once untimed, then `repeats` times timed, each ending with `sync`; the median in s.
 fn median_secs<B: Backend>(
     device: &B::Device,
-    repeats: usize,
+    what: &str,
+    w: &Workload,
     mut run: impl FnMut() -> Result<()>,
 ) -> Result<f64> {
+    let start = Instant::now();
     run()?;
     sync::<B>(device)?;
-    let mut times = Vec::with_capacity(repeats.max(1));
-    for _ in 0..repeats.max(1) {
+    progress(what, w, "warm-up", start.elapsed().as_secs_f64());
+    let mut times = Vec::with_capacity(w.repeats.max(1));
+    for i in 0..w.repeats.max(1) {
         let start = Instant::now();
         run()?;
         sync::<B>(device)?;
         times.push(start.elapsed().as_secs_f64());
+        progress(what, w, &format!("run {}", i + 1), times[i]);
     }
     Ok(median(times))
 }
@@ -92,7 +102,7 @@ pub fn prefill<B: Backend>(
 ) -> Result<()> {
     let device = device_of(lm);
     let prompts = random_ids(lm.vocab_size(), w.batch, w.prompt_len, w.seed);
-    let secs = median_secs::<B>(&device, w.repeats, || {
+    let secs = median_secs::<B>(&device, "prefill", w, || {
         let mut cache = lm.model.new_cache(w.batch, w.prompt_len + w.new_tokens);
         let batch = Batch::left_padded(&prompts, w.pad_id, &device);
         let hidden = lm.model.forward(&batch, Some(&mut cache));
@@ -146,9 +156,14 @@ pub fn decode<B: Backend>(
             .as_secs_f64();
         Ok((decode, total))
     };
-    run()?;
+    let (_, warm) = run()?;
+    progress("decode", w, "warm-up generation", warm);
     let runs: Vec<(f64, f64)> = (0..w.repeats.max(1))
-        .map(|_| run())
+        .map(|i| {
+            let r = run()?;
+            progress("decode", w, &format!("run {} decoding", i + 1), r.0);
+            Ok(r)
+        })
         .collect::<Result<_>>()?;
     let decode_s = median(runs.iter().map(|r| r.0).collect());
     let generate_s = median(runs.iter().map(|r| r.1).collect());
@@ -182,7 +197,7 @@ pub fn logprob<B: Backend>(
 ) -> Result<()> {
     let device = device_of(lm);
     let layout = response_batch(lm.vocab_size(), w);
-    let secs = median_secs::<B>(&device, w.repeats, || {
+    let secs = median_secs::<B>(&device, "logprob", w, || {
         let (logp, _) = response_logprobs(lm, &layout, 1.0, w.pad_id, false);
         let _host: Vec<f32> = logp.into_data().to_vec().map_err(|e| anyhow!("{e:?}"))?;
         Ok(())
@@ -208,7 +223,7 @@ pub fn train<B: AutodiffBackend>(
     let layout = response_batch(lm.vocab_size(), w);
     let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
     let mut slot = Some(lm);
-    let secs = median_secs::<B>(&device, w.repeats, || {
+    let secs = median_secs::<B>(&device, "train", w, || {
         let model = slot.take().expect("model present between steps");
         let head = PolicyLogprobs::forward(&model, &layout, 1.0, w.pad_id);
         let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
@@ -261,7 +276,7 @@ pub fn prm<B: Backend>(
         r
     })
     .collect();
-    let secs = median_secs::<B>(&device, w.repeats, || {
+    let secs = median_secs::<B>(&device, "prm", w, || {
         let scores = score_ids(&prm, &rows, step_token, w.batch, Padding::Right, w.pad_id);
         std::hint::black_box(scores);
         Ok(())
