@@ -3,6 +3,8 @@
 //! normal; inputs below −87.3 give about 1e-38 instead of a subnormal or zero, which is
 //! immaterial for sums of exponentials that hold at least one term equal to 1.
 
+use super::simd::with_avx2_fma;
+
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 split into a part exact in f32 and the rest (Cody–Waite), so `x − n·ln 2` stays exact.
 const LN2_HI: f32 = 0.693_145_75;
@@ -88,20 +90,9 @@ mod tests {
     }
 }
 
-/// `log Σ exp(x)` (−∞ for no values or all −∞; NaN if any value is NaN).
-pub(crate) fn log_sum_exp(values: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if crate::host::simd::has_avx2_fma() {
-        // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { log_sum_exp_avx2(values) };
-    }
-    log_sum_exp_portable(values)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn log_sum_exp_avx2(values: &[f32]) -> f32 {
-    log_sum_exp_portable(values)
+with_avx2_fma! {
+    /// `log Σ exp(x)` (−∞ for no values or all −∞; NaN if any value is NaN).
+    pub(crate) fn log_sum_exp(values: &[f32]) -> f32 = log_sum_exp_portable;
 }
 
 /// Eight lanes so the loops vectorise, summed in a fixed order.

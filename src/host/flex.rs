@@ -3,7 +3,7 @@
 use std::any::Any;
 
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, Tensor, backend::Backend};
+use burn::tensor::{DType, Int, Tensor, backend::Backend};
 
 use super::view::MatRef;
 
@@ -46,4 +46,19 @@ pub fn vector_view(flex: &FlexTensor) -> Option<&[f32]> {
     (layout.strides().len() == 1 && (len <= 1 || layout.strides()[0] == 1))
         .then(|| flex.storage::<f32>().get(start..start + len))
         .flatten()
+}
+
+/// The elements of an integer tensor as indices, each checked to be below `bound`; `None` if any
+/// is negative or out of range.
+pub fn indices_below<B: Backend, const D: usize>(
+    ids: &Tensor<B, D, Int>,
+    bound: usize,
+) -> Option<Vec<usize>> {
+    ids.to_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .ok()?
+        .into_iter()
+        .map(|i| usize::try_from(i).ok().filter(|&i| i < bound))
+        .collect()
 }

@@ -6,6 +6,7 @@
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 use super::host_backbone::HostKvCache;
+use crate::host::flex::indices_below;
 
 /// Keys and values of one layer: `[batch, kv_heads, capacity, head_dim]`.
 #[derive(Clone, Debug)]
@@ -137,14 +138,7 @@ impl<B: Backend> KvCache<B> {
     /// Keeps only the batch rows in `rows` (finished sequences leave the batch).
     pub fn retain_rows(&mut self, rows: Tensor<B, 1, Int>) {
         if let Some(host) = &mut self.host {
-            let rows: Vec<usize> = rows
-                .to_data()
-                .convert::<i64>()
-                .to_vec::<i64>()
-                .expect("row indices")
-                .into_iter()
-                .map(|r| r as usize)
-                .collect();
+            let rows = indices_below(&rows, host.batch()).expect("rows of the batch");
             host.retain_rows(&rows);
             return;
         }

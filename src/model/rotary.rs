@@ -14,6 +14,13 @@ pub fn inverse_frequencies(head_dim: usize, theta: f64) -> Vec<f32> {
         .collect()
 }
 
+/// `(cos, sin)` of the angle `position · inv_freq`, the angle taken in f32 as transformers does
+/// and its cosine and sine rounded from f64.
+pub fn cos_sin(position: usize, inv_freq: f32) -> (f32, f32) {
+    let angle = (position as f32 * inv_freq) as f64;
+    (angle.cos() as f32, angle.sin() as f32)
+}
+
 /// Cosine and sine tables for the given positions, laid out `[batch, seq, heads, head_dim]` for
 /// each head count the model uses, so rotating a projection is a few passes over contiguous
 /// memory (no broadcasting, no strided reads).
@@ -50,11 +57,11 @@ impl<B: Backend> RotaryTables<B> {
                 assert_eq!(row.len(), seq, "every row needs one position per token");
                 for &p in row {
                     for _head in 0..h {
-                        for sign in [-1.0f64, 1.0] {
+                        for sign in [-1.0f32, 1.0] {
                             for &f in inv.iter().take(half) {
-                                let angle = (p as f32 * f) as f64;
-                                cos.push(angle.cos() as f32);
-                                sin.push((sign * angle.sin()) as f32);
+                                let (c, s) = cos_sin(p, f);
+                                cos.push(c);
+                                sin.push(sign * s);
                             }
                         }
                     }

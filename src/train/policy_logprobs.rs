@@ -21,7 +21,9 @@ pub struct PolicyLogprobs<B: AutodiffBackend> {
     pub entropies: Tensor<B, 2>,
     /// Hidden states at the response positions, inside the policy's graph.
     hidden: Tensor<B, 2>,
-    /// The parameter behind the `[hidden, vocab]` output matrix.
+    /// The `[hidden, vocab]` output matrix, outside the graph.
+    matrix: Tensor<B::InnerBackend, 2>,
+    /// The parameter behind `matrix`.
     parameter: Tensor<B, 2>,
     /// Whether the output matrix is `parameter`'s transpose (a tied head).
     transposed: bool,
@@ -42,13 +44,13 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
         let b = batch.rows.len();
         let r = batch.max_response.max(1);
         let (hidden, targets) = response_hidden(policy, batch, pad_id);
-        let matrix = policy.output_matrix();
+        let matrix = policy.output_matrix().inner();
         let (parameter, transposed) = policy.output_parameter();
         let targets = targets.inner();
         let columns = chunk_columns(b * r, matrix.dims()[1]);
         let stats = head_stats(
             &hidden.clone().inner(),
-            &matrix.clone().inner(),
+            &matrix,
             &targets,
             temperature,
             columns,
@@ -59,6 +61,7 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             log_probs: leaf(stats.logp.clone()),
             entropies: leaf(stats.entropy.clone()),
             hidden,
+            matrix,
             parameter,
             transposed,
             targets,
@@ -79,13 +82,9 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             .map(|g| g.reshape([n]))
             .unwrap_or_else(|| Tensor::zeros([n], &device));
         let d_entropy = self.entropies.grad(&leaf_grads).map(|g| g.reshape([n]));
-        let matrix = match self.transposed {
-            true => self.parameter.clone().inner().transpose(),
-            false => self.parameter.clone().inner(),
-        };
         let (d_hidden, d_matrix) = head_grads(
             &self.hidden.clone().inner(),
-            &matrix,
+            &self.matrix,
             &self.targets,
             self.temperature,
             self.columns,

@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use super::stats::{TILE_COLUMNS, TILE_ROWS};
 use crate::host::fast_exp::exp;
 use crate::host::product::{Threads, product_into};
 use crate::host::simd::with_avx2_fma;
@@ -16,10 +17,6 @@ use crate::host::view::MatRef;
 
 /// Vocabulary spans computed in parallel (each with a `[tokens, H]` partial gradient).
 const SPANS: usize = 8;
-/// Vocabulary columns per tile.
-const TILE_COLUMNS: usize = 512;
-/// Tokens per tile.
-const TILE_ROWS: usize = 256;
 
 /// What the forward computed and what the loss sends back, per token.
 #[derive(Debug, Clone, Copy)]

@@ -10,7 +10,7 @@ mod stats;
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
-use crate::host::flex::{flex_f32, matrix_view as view};
+use crate::host::flex::{flex_f32, indices_below, matrix_view as view};
 
 /// Per-token `(target logit, log-sum-exp, expected logit)` of `hidden · matrix / temperature`,
 /// each `[tokens]`, when both are f32 tensors of the CPU backend.
@@ -23,7 +23,7 @@ pub fn head_stats<B: Backend>(
     let (h, w) = (flex_f32(hidden)?, flex_f32(matrix)?);
     let (hv, wv) = (view(&h)?, view(&w)?);
     let vocab = wv.cols();
-    let targets = target_indices(targets, vocab)?;
+    let targets = indices_below(targets, vocab)?;
     let s = stats::head_stats(hv, wv, &targets, temperature);
     let device = hidden.device();
     let n = targets.len();
@@ -55,7 +55,7 @@ pub fn head_grads<B: Backend>(
     let (h, w) = (flex_f32(hidden)?, flex_f32(matrix)?);
     let (hv, wv) = (view(&h)?, view(&w)?);
     let (n, width, vocab) = (hv.rows(), hv.cols(), wv.cols());
-    let targets = target_indices(targets, vocab)?;
+    let targets = indices_below(targets, vocab)?;
     let values = |t: &Tensor<B, 1>| t.to_data().convert::<f32>().to_vec::<f32>().ok();
     let (lse, mean_logit, d_logp) = (values(lse)?, values(mean_logit)?, values(d_logp)?);
     let d_entropy = match d_entropy {
@@ -75,16 +75,4 @@ pub fn head_grads<B: Backend>(
     let d_matrix_t =
         Tensor::<B, 2>::from_data(TensorData::new(d_matrix_t, [vocab, width]), &device);
     Some((d_hidden, d_matrix_t.transpose()))
-}
-
-/// Target ids as indices below `vocab`; `None` if any is out of range.
-fn target_indices<B: Backend>(targets: &Tensor<B, 1, Int>, vocab: usize) -> Option<Vec<usize>> {
-    targets
-        .to_data()
-        .convert::<i64>()
-        .to_vec::<i64>()
-        .ok()?
-        .into_iter()
-        .map(|y| usize::try_from(y).ok().filter(|&y| y < vocab))
-        .collect()
 }

@@ -10,14 +10,15 @@ use rayon::prelude::*;
 
 use crate::host::fast_exp::{exp, max_ordered};
 use crate::host::product::{Threads, product_into};
+use crate::host::simd::with_avx2_fma;
 use crate::host::view::MatRef;
 
 /// Vocabulary columns per parallel work item.
 const BLOCK_COLUMNS: usize = 2048;
 /// Vocabulary columns per tile.
-const TILE_COLUMNS: usize = 512;
+pub(super) const TILE_COLUMNS: usize = 512;
 /// Tokens per tile.
-const TILE_ROWS: usize = 256;
+pub(super) const TILE_ROWS: usize = 256;
 
 /// Per-token statistics of `z = hidden · matrix / T`.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,20 +139,9 @@ fn block_stats(hidden: MatRef<'_>, matrix: MatRef<'_>, inv_t: f32) -> Vec<Runnin
     out
 }
 
-/// `acc` extended by the logits `z`.
-fn fold(acc: Running, z: &[f32]) -> Running {
-    #[cfg(target_arch = "x86_64")]
-    if crate::host::simd::has_avx2_fma() {
-        // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { fold_avx2(acc, z) };
-    }
-    fold_portable(acc, z)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn fold_avx2(acc: Running, z: &[f32]) -> Running {
-    fold_portable(acc, z)
+with_avx2_fma! {
+    /// `acc` extended by the logits `z`.
+    fn fold(acc: Running, z: &[f32]) -> Running = fold_portable;
 }
 
 /// Eight independent lanes so the loops vectorise; the lanes are summed in a fixed order.

@@ -23,7 +23,7 @@ use self::attention::Visibility;
 pub use self::kv_cache::HostKvCache;
 use self::layer::{Context, HostLayer, HostNorm, Scratch};
 use self::rotary::HostRotary;
-use crate::host::flex::{flex_f32, matrix_view};
+use crate::host::flex::{flex_f32, indices_below, matrix_view};
 use crate::model::{AttentionMask, Batch, KvCache, Qwen2Model};
 
 /// Whether `model`'s weights are f32 tensors of the CPU backend, so the host forward applies
@@ -59,15 +59,7 @@ pub fn forward<B: Backend>(
             return None;
         }
     }
-    let ids: Vec<usize> = batch
-        .ids
-        .to_data()
-        .convert::<i64>()
-        .to_vec::<i64>()
-        .ok()?
-        .into_iter()
-        .map(|id| usize::try_from(id).ok().filter(|&id| id < vocab))
-        .collect::<Option<_>>()?;
+    let ids = indices_below(&batch.ids, vocab)?;
     let positions: Vec<usize> = batch.positions.iter().flatten().copied().collect();
     if tokens == 0 || positions.len() != tokens {
         return None;

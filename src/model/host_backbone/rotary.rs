@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::model::rotary::inverse_frequencies;
+use crate::model::rotary::{cos_sin, inverse_frequencies};
 
 /// `cos` and `sin` of `p · inv_freq` for each position `p` up to the largest one used.
 pub struct HostRotary {
@@ -21,9 +21,9 @@ impl HostRotary {
         let mut sin = Vec::with_capacity((max_position + 1) * half);
         for p in 0..=max_position {
             for &f in inv.iter().take(half) {
-                let angle = (p as f32 * f) as f64;
-                cos.push(angle.cos() as f32);
-                sin.push(angle.sin() as f32);
+                let (c, s) = cos_sin(p, f);
+                cos.push(c);
+                sin.push(s);
             }
         }
         Self { half, cos, sin }
