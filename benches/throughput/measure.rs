@@ -3,7 +3,7 @@
 //! queued work.
 
 use anyhow::{Result, anyhow};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{DType, Tensor, backend::AutodiffBackend, backend::Backend};
 use prof_grpo::generation::{
     GenerationConfig, ResponseBatch, SamplingParams, generate, response_logprobs,
@@ -11,6 +11,7 @@ use prof_grpo::generation::{
 use prof_grpo::model::init::RandomInit;
 use prof_grpo::model::{Batch, Qwen2Config, Qwen2ForCausalLm};
 use prof_grpo::reward::prm::{Padding, ProcessRewardModel, score_ids};
+use prof_grpo::train::fused_adamw::FusedAdamWConfig;
 use prof_grpo::train::policy_logprobs::PolicyLogprobs;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -213,7 +214,8 @@ pub fn logprob<B: Backend>(
 }
 
 /// One training step on a `[batch, prompt_len + new_tokens]` batch: the update's log-prob forward
-/// (`PolicyLogprobs`, vocabulary in chunks), backward of the mean response log-prob, one AdamW step. Returns the trained model.
+/// (`PolicyLogprobs`, vocabulary in chunks), backward of the mean response log-prob, one AdamW step
+/// ([`FusedAdamWConfig`], as in training). Returns the trained model.
 pub fn train<B: AutodiffBackend>(
     lm: Qwen2ForCausalLm<B>,
     w: &Workload,
@@ -221,7 +223,7 @@ pub fn train<B: AutodiffBackend>(
 ) -> Result<Qwen2ForCausalLm<B>> {
     let device = device_of(&lm);
     let layout = response_batch(lm.vocab_size(), w);
-    let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
+    let mut optimizer = FusedAdamWConfig::default().init::<B, Qwen2ForCausalLm<B>>();
     let mut slot = Some(lm);
     let secs = median_secs::<B>(&device, "train", w, || {
         let model = slot.take().expect("model present between steps");

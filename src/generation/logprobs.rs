@@ -61,12 +61,21 @@ pub fn response_hidden<B: Backend>(
     pad_id: u32,
 ) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
     let device = model.model.embed_tokens.weight.val().device();
+    let input = Batch::<B>::right_padded(&batch.rows, pad_id, &device);
+    pick_response_positions(model.model.forward(&input, None), batch, pad_id)
+}
+
+/// The `[batch · max_response, hidden]` rows of `hidden` (`[batch, seq, hidden]`, the model's
+/// output on `batch`'s right-padded rows) that predict the response tokens, and those tokens.
+pub fn pick_response_positions<B: Backend>(
+    hidden: Tensor<B, 3>,
+    batch: &ResponseBatch,
+    pad_id: u32,
+) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
+    let device = hidden.device();
     let b = batch.rows.len();
     let r = batch.max_response.max(1);
-    let input = Batch::<B>::right_padded(&batch.rows, pad_id, &device);
-    let seq = input.ids.dims()[1];
-    let hidden = model.model.forward(&input, None);
-    let h = hidden.dims()[2];
+    let [_, seq, h] = hidden.dims();
     // Position p-1 predicts the token at p: response token t of row i sits at prompt_len + t.
     let mut pos = Vec::with_capacity(b * r);
     let mut targets = Vec::with_capacity(b * r);

@@ -7,5 +7,5 @@ pub mod sampling;
 pub mod vocab_chunks;
 
 pub use generate::{Completion, FinishReason, GenerationConfig, generate, generate_per_row};
-pub use logprobs::{ResponseBatch, response_hidden, response_logprobs};
+pub use logprobs::{ResponseBatch, pick_response_positions, response_hidden, response_logprobs};
 pub use sampling::{SamplingParams, sample_token};

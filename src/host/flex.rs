@@ -1,9 +1,9 @@
 //! Zero-copy access to the host storage of f32 tensors of Burn's CPU (flex) backend.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, Int, Tensor, backend::Backend};
+use burn::tensor::{DType, Int, Tensor, TensorPrimitive, backend::Backend};
 
 use super::view::MatRef;
 
@@ -20,6 +20,40 @@ pub fn flex_f32<B: Backend, const D: usize>(tensor: &Tensor<B, D>) -> Option<Fle
         .iter()
         .all(|&s| s >= 0)
         .then_some(flex)
+}
+
+/// The flex tensor behind an f32 tensor of the flex backend, owned, contiguous from offset 0
+/// over its whole buffer (copied only when it is not), for writing in place; the tensor itself
+/// for any other backend or dtype. Writing through it (`storage_mut`) first copies a buffer still
+/// shared with another tensor, so no other tensor sees the writes.
+pub fn into_flex_f32<B: Backend, const D: usize>(
+    tensor: Tensor<B, D>,
+) -> Result<FlexTensor, Tensor<B, D>> {
+    if tensor.dtype() != DType::F32 || !is_flex::<B>() {
+        return Err(tensor);
+    }
+    let primitive: Box<dyn Any> = Box::new(tensor.into_primitive().tensor());
+    let flex = *primitive
+        .downcast::<FlexTensor>()
+        .expect("the flex backend's float primitive");
+    Ok(flex.to_contiguous())
+}
+
+/// A tensor of the flex backend `B` holding `flex`.
+///
+/// # Panics
+/// If `B` is not the flex backend.
+pub fn from_flex<B: Backend, const D: usize>(flex: FlexTensor) -> Tensor<B, D> {
+    let primitive: Box<dyn Any> = Box::new(flex);
+    let primitive = *primitive
+        .downcast::<B::FloatTensorPrimitive>()
+        .expect("a tensor of the flex backend");
+    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
+
+/// Whether `B` is the flex backend itself (not wrapped, e.g. by autodiff).
+pub fn is_flex<B: Backend>() -> bool {
+    TypeId::of::<B::FloatTensorPrimitive>() == TypeId::of::<FlexTensor>()
 }
 
 /// A view of a 2-D flex tensor's elements.

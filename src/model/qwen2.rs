@@ -155,8 +155,16 @@ impl<B: Backend> Qwen2Model<B> {
     }
 
     /// [`Self::forward`] through Burn's tensor ops, on any backend.
-    pub fn forward_ops(
+    pub fn forward_ops(&self, batch: &Batch<B>, cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+        let x = self.embed_tokens.forward(batch.ids.clone());
+        self.forward_embedded(x, batch, cache)
+    }
+
+    /// The layers and final norm through Burn's tensor ops, from `x`, the `[batch, seq, hidden]`
+    /// embeddings of `batch.ids` (looked up by the caller, e.g. outside the autodiff graph).
+    pub fn forward_embedded(
         &self,
+        mut x: Tensor<B, 3>,
         batch: &Batch<B>,
         mut cache: Option<&mut KvCache<B>>,
     ) -> Tensor<B, 3> {
@@ -175,7 +183,6 @@ impl<B: Backend> Qwen2Model<B> {
             self.dtype(),
             &device,
         );
-        let mut x = self.embed_tokens.forward(batch.ids.clone());
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));
             x = layer.forward(x, &rotary, &batch.mask, layer_cache);

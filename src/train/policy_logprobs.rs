@@ -3,15 +3,18 @@
 //! in vocabulary chunks outside the graph, and its outputs enter the loss as fresh leaves. The
 //! backward pass then goes in two stages: the loss's gradient with respect to those leaves, the
 //! head's gradient by recomputing the chunks ([`head_grads`]), and finally the transformer's
-//! backward through `Σ hidden ⊙ ∂L/∂hidden`, whose gradient is exactly that. The output matrix's
-//! gradient `∂L/∂W` is added to its parameter's gradient directly (for a tied head, to what the
-//! embedding lookup gave it), without a pass over the matrix through the graph.
+//! backward through `Σ hidden ⊙ ∂L/∂hidden`, whose gradient is exactly that. The embedding lookup
+//! also happens outside the graph, its output entering the layers as a leaf. The gradients of the
+//! two `[vocab, hidden]` matrices are then set directly: the output matrix's `∂L/∂W`, plus, for the
+//! embedding, the lookup's rows ([`add_lookup_grad`]), with no pass over either matrix through
+//! the graph.
 
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
 
+use super::lookup_grad::add_lookup_grad;
 use crate::generation::vocab_chunks::{HeadStats, chunk_columns, head_grads, head_stats};
-use crate::generation::{ResponseBatch, response_hidden};
-use crate::model::Qwen2ForCausalLm;
+use crate::generation::{ResponseBatch, pick_response_positions};
+use crate::model::{Batch, Qwen2ForCausalLm};
 
 /// Response log-probs and entropies of one micro-batch, ready for the loss.
 pub struct PolicyLogprobs<B: AutodiffBackend> {
@@ -21,6 +24,12 @@ pub struct PolicyLogprobs<B: AutodiffBackend> {
     pub entropies: Tensor<B, 2>,
     /// Hidden states at the response positions, inside the policy's graph.
     hidden: Tensor<B, 2>,
+    /// The looked-up embeddings `[batch, seq, hidden]`, the leaf the layers start from.
+    embedded: Tensor<B, 3>,
+    /// The looked-up token ids, flattened.
+    ids: Tensor<B::InnerBackend, 1, Int>,
+    /// The embedding matrix parameter.
+    embedding: Tensor<B, 2>,
     /// The `[hidden, vocab]` output matrix, outside the graph.
     matrix: Tensor<B::InnerBackend, 2>,
     /// The parameter behind `matrix`.
@@ -43,7 +52,18 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
     ) -> Self {
         let b = batch.rows.len();
         let r = batch.max_response.max(1);
-        let (hidden, targets) = response_hidden(policy, batch, pad_id);
+        let embedding = policy.model.embed_tokens.weight.val();
+        let input = Batch::<B>::right_padded(&batch.rows, pad_id, &embedding.device());
+        let ids = input.ids.clone().inner();
+        let embedded = Tensor::from_inner(burn::tensor::module::embedding(
+            embedding.clone().inner(),
+            ids.clone(),
+        ))
+        .require_grad();
+        let hidden = policy
+            .model
+            .forward_embedded(embedded.clone(), &input, None);
+        let (hidden, targets) = pick_response_positions(hidden, batch, pad_id);
         let matrix = policy.output_matrix().inner();
         let (parameter, transposed) = policy.output_parameter();
         let targets = targets.inner();
@@ -61,6 +81,9 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             log_probs: leaf(stats.logp.clone()),
             entropies: leaf(stats.entropy.clone()),
             hidden,
+            ids: ids.reshape([-1]),
+            embedded,
+            embedding,
             matrix,
             parameter,
             transposed,
@@ -94,15 +117,22 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
         );
         let surrogate = (self.hidden * Tensor::from_inner(d_hidden)).sum();
         let mut grads = surrogate.backward();
-        let d_parameter = match self.transposed {
-            true => d_matrix.transpose(),
-            false => d_matrix,
+        let d_lookup = self.embedded.grad_remove(&mut grads).map(|d| {
+            let width = d.dims()[2];
+            d.reshape([-1, width as i32])
+        });
+        let with_lookup = |base: Tensor<B::InnerBackend, 2>| match d_lookup.clone() {
+            Some(rows) => add_lookup_grad(base, self.ids.clone(), rows),
+            None => base,
         };
-        let total = match self.parameter.grad_remove(&mut grads) {
-            Some(from_graph) => from_graph + d_parameter,
-            None => d_parameter,
-        };
-        self.parameter.grad_replace(&mut grads, total);
+        if self.transposed {
+            self.parameter
+                .grad_replace(&mut grads, with_lookup(d_matrix.transpose()));
+        } else {
+            self.parameter.grad_replace(&mut grads, d_matrix);
+            let zeros = self.embedding.clone().inner().zeros_like();
+            self.embedding.grad_replace(&mut grads, with_lookup(zeros));
+        }
         grads
     }
 }
@@ -110,6 +140,7 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generation::response_hidden;
     use crate::model::Qwen2Config;
     use crate::model::init::RandomInit;
     use crate::model::loader::random_causal_lm;

@@ -4,12 +4,13 @@
 //! wrong step), so PROF's filter has a real process signal to work with.
 
 use anyhow::Result;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData, backend::AutodiffBackend};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
+use super::fused_adamw::FusedAdamWConfig;
 use super::setup::prompt_template;
 use crate::data::Problem;
 use crate::data::spec::DatasetSpec;
@@ -109,9 +110,11 @@ pub fn warmup_sft<B: AutodiffBackend>(
     if examples.is_empty() {
         anyhow::bail!("warmup_sft.steps > 0 but no training problem has a reference solution");
     }
-    let mut optimizer = AdamWConfig::new()
-        .with_weight_decay(0.0)
-        .init::<B, Qwen2ForCausalLm<B>>();
+    let mut optimizer = FusedAdamWConfig {
+        weight_decay: 0.0,
+        ..FusedAdamWConfig::default()
+    }
+    .init::<B, Qwen2ForCausalLm<B>>();
     let batch = config.warmup_sft.batch_size.max(1);
     let steps = config.warmup_sft.steps;
     let report_every = (steps / 10).max(1);
@@ -205,9 +208,11 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         None => ProcessRewardModel::<B>::random(&shape, &random, DType::F32, device)?,
     };
     let examples = prm_examples(tokenizer, config.run.seed)?;
-    let mut optimizer = AdamWConfig::new()
-        .with_weight_decay(0.0)
-        .init::<B, ProcessRewardModel<B>>();
+    let mut optimizer = FusedAdamWConfig {
+        weight_decay: 0.0,
+        ..FusedAdamWConfig::default()
+    }
+    .init::<B, ProcessRewardModel<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let pad = tokenizer.pad_token_id().unwrap_or(0);
     for step in 1..=TOY_PRM_STEPS {

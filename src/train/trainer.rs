@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 use burn::module::{AutodiffModule, Module};
+use burn::optim::Optimizer;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, Optimizer};
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
@@ -17,6 +17,7 @@ use super::checkpoint::{
 };
 use super::config::TrainConfig;
 use super::config_keys::to_annotated_toml;
+use super::fused_adamw::{FusedAdamW, FusedAdamWConfig};
 use super::lr_schedule::LrScheduler;
 use super::metrics::{MetricsWriter, SamplesWriter, StepMetrics};
 use super::nan_guard::NanGuard;
@@ -33,7 +34,7 @@ use crate::reward::verifier::Verifier;
 use crate::tokenizer::Tokenizer;
 
 /// Optimizer type of the policy.
-pub type PolicyOptimizer<B> = OptimizerAdaptor<AdamW, Qwen2ForCausalLm<B>, B>;
+pub type PolicyOptimizer<B> = OptimizerAdaptor<FusedAdamW, Qwen2ForCausalLm<B>, B>;
 
 /// A training run in progress.
 pub struct Trainer<B: AutodiffBackend> {
@@ -55,7 +56,7 @@ pub struct Trainer<B: AutodiffBackend> {
     pub val_set: Vec<PromptItem>,
     /// The outcome verifier.
     pub verifier: Verifier,
-    /// AdamW.
+    /// AdamW (one fused pass per parameter on the CPU backend).
     pub optimizer: PolicyOptimizer<B>,
     /// Learning-rate schedule.
     pub lr: LrScheduler,
@@ -88,12 +89,13 @@ pub struct Trainer<B: AutodiffBackend> {
 }
 
 fn adamw<B: AutodiffBackend>(config: &TrainConfig) -> PolicyOptimizer<B> {
-    AdamWConfig::new()
-        .with_beta_1(config.actor.betas[0] as f32)
-        .with_beta_2(config.actor.betas[1] as f32)
-        .with_epsilon(config.actor.adam_eps as f32)
-        .with_weight_decay(config.actor.weight_decay as f32)
-        .init()
+    FusedAdamWConfig {
+        beta_1: config.actor.betas[0] as f32,
+        beta_2: config.actor.betas[1] as f32,
+        epsilon: config.actor.adam_eps as f32,
+        weight_decay: config.actor.weight_decay as f32,
+    }
+    .init()
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
