@@ -15,6 +15,11 @@
 #                /tmp/prof-gpu-bench)
 #   --budget     seconds for everything after the build (default 470, under 8 minutes)
 #
+# Kernel compilation dominates a first CUDA run, so CubeCL's autotuning runs at its `minimal`
+# level unless CUBECL_AUTOTUNE_LEVEL says otherwise, and the benches run in the output directory
+# beside a cubecl.toml that logs each kernel compiled and each autotune result to gpu.log, between
+# the bench's time-stamped progress lines: a run cut short still shows where its time went.
+#
 # Card limits come from nvidia-smi's name: H100 SXM 3.35 TB/s and 989 TFLOP/s, H100 PCIe 2.0 and
 # 756, H100 NVL 3.9 and 835, H200 4.8 and 989, A100 80GB 2.0 and 312, A100 40GB 1.555 and 312;
 # HBM_TBS and PEAK_TFLOPS in the environment override them.
@@ -31,12 +36,14 @@ while [[ $# -gt 0 ]]; do
         --model-dir) MODEL_DIR=$2; shift ;;
         --out-dir) OUT_DIR=$2; shift ;;
         --budget) BUDGET=$2; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 mkdir -p "$OUT_DIR"
+OUT_DIR=$(realpath "$OUT_DIR")
+MODEL_DIR=$(realpath -m "$MODEL_DIR")
 JSONL="$OUT_DIR/gpu.jsonl"
 LOG="$OUT_DIR/gpu.log"
 TABLE="$OUT_DIR/gpu-results.md"
@@ -51,7 +58,19 @@ if [[ -z "$BIN" ]]; then
         | grep '"name":"throughput"' | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/')
 fi
 [[ -x "$BIN" ]] || { echo "gpu.sh: no executable bench binary (--bin PATH)" >&2; exit 1; }
+BIN=$(realpath "$BIN")
 SECONDS=0
+export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
+cat >"$OUT_DIR/cubecl.toml" <<'TOML'
+[compilation.logger]
+level = "basic"
+stderr = true
+
+[autotune.logger]
+level = "minimal"
+stderr = true
+TOML
+cd "$OUT_DIR" || exit 1
 
 # The card and its limits.
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
@@ -71,7 +90,7 @@ TFLOPS=${PEAK_TFLOPS:-$TFLOPS}
 BOUNDS=()
 [[ -n "$TBS" ]] && BOUNDS+=(--hbm-tbs "$TBS")
 [[ -n "$TFLOPS" ]] && BOUNDS+=(--peak-tflops "$TFLOPS")
-say "card: $CARD (driver $DRIVER), HBM ${TBS:-unknown} TB/s, bf16 ${TFLOPS:-unknown} TFLOP/s"
+say "card: $CARD (driver $DRIVER), HBM ${TBS:-unknown} TB/s, bf16 ${TFLOPS:-unknown} TFLOP/s; autotune level $CUBECL_AUTOTUNE_LEVEL"
 
 # Runs one step under what is left of the budget (at most CAP seconds); JSON lines to $JSONL.
 step() { # name cap command...
@@ -111,7 +130,7 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
     FIRST=$(head -1 "$JSONL")
     PARAMS=$(jget parameters "$FIRST")
     echo "Card: $CARD (driver $DRIVER); bounds: HBM ${TBS:-?} TB/s, dense bf16 ${TFLOPS:-?} TFLOP/s. "
-    echo "Model: Qwen2.5-Math-1.5B shape, random weights, bf16, $(fmt "$PARAMS" 1e-9 3) B parameters; Burn 0.21.0 CUDA backend; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
+    echo "Model: Qwen2.5-Math-1.5B shape, random weights, bf16, $(fmt "$PARAMS" 1e-9 3) B parameters; Burn 0.21.0 CUDA backend, autotune level $CUBECL_AUTOTUNE_LEVEL, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
     echo
     echo "| figure | tokens/s | bound tokens/s | fraction of bound |"
     echo "|---|---:|---:|---:|"

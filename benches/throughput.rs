@@ -31,6 +31,7 @@ use prof_grpo::model::{PretrainedLm, load_pretrained};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use measure::Workload;
 use random_model::Shape;
@@ -231,6 +232,7 @@ impl BackendTask for InferenceTask<'_> {
         let dtype = self.args.dtype()?;
         let model = self.args.model.as_ref().expect("required by clap");
         let lm = load_pretrained::<B>(&model.display().to_string(), dtype, &device)?;
+        measure::note(&format!("loaded {}", model.display()));
         let mut lines = Vec::new();
         for &batch in &self.args.batch {
             let w = self.args.workload(batch, pad_id(&lm));
@@ -266,6 +268,7 @@ impl AutodiffTask for TrainTask<'_> {
         let dtype = self.args.dtype()?;
         let model = self.args.model.as_ref().expect("required by clap");
         let mut lm = load_pretrained::<B>(&model.display().to_string(), dtype, &device)?;
+        measure::note(&format!("loaded {}", model.display()));
         let mut lines = Vec::new();
         for &batch in &self.args.batch {
             let w = self.args.workload(batch, pad_id(&lm));
@@ -283,6 +286,7 @@ impl AutodiffTask for TrainTask<'_> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    LazyLock::force(&measure::STARTED);
     if let Some(dir) = &args.make_random_model {
         let dtype = args.dtype.as_deref().map_or(Ok(DType::F32), parse_dtype)?;
         let params = random_model::make_random_model(dir, args.shape, dtype, args.seed)?;

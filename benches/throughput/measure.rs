@@ -16,6 +16,7 @@ use prof_grpo::train::policy_logprobs::PolicyLogprobs;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 /// One workload's size.
@@ -62,10 +63,21 @@ fn sync<B: Backend>(device: &B::Device) -> Result<()> {
     B::sync(device).map_err(|e| anyhow!("device synchronisation failed: {e:?}"))
 }
 
+/// When the process started, for the elapsed time on progress lines.
+pub static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// One line on stderr, stamped with the seconds since the process started.
+pub fn note(message: &str) {
+    eprintln!(
+        "[throughput +{:.1}s] {message}",
+        STARTED.elapsed().as_secs_f64()
+    );
+}
+
 /// One line on stderr per run, so a run cut short by a time limit still shows how far it got
 /// (on a GPU the first run of a shape includes compiling its kernels).
 fn progress(what: &str, w: &Workload, run: &str, secs: f64) {
-    eprintln!("[throughput] {what} batch {}: {run} {secs:.3} s", w.batch);
+    note(&format!("{what} batch {}: {run} {secs:.3} s", w.batch));
 }
 
 /// Runs `run` once untimed, then `repeats` times timed, each ending with `sync`; the median in s.
