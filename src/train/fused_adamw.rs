@@ -82,15 +82,7 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdamW {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let moments_f32 = state.as_ref().is_none_or(|s| {
-            s.momentum.max_moment_2.is_none()
-                && s.momentum.moment_1.dtype() == DType::F32
-                && s.momentum.moment_2.dtype() == DType::F32
-        });
-        let fused = is_flex::<B>()
-            && tensor.dtype() == DType::F32
-            && grad.dtype() == DType::F32
-            && moments_f32;
+        let fused = fuses(&tensor, &grad, state.as_ref());
         if !fused {
             return self.burn.step(lr, tensor, grad, state);
         }
@@ -101,6 +93,21 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdamW {
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
         <AdamW as SimpleOptimizer<B>>::to_device(state, device)
     }
+}
+
+/// Whether the fused pass runs: f32 tensors of the flex backend, moments included (and no AMSGrad
+/// maximum, which this optimizer never makes).
+fn fuses<B: Backend, const D: usize>(
+    tensor: &Tensor<B, D>,
+    grad: &Tensor<B, D>,
+    state: Option<&AdamWState<B, D>>,
+) -> bool {
+    let moments_f32 = state.is_none_or(|s| {
+        s.momentum.max_moment_2.is_none()
+            && s.momentum.moment_1.dtype() == DType::F32
+            && s.momentum.moment_2.dtype() == DType::F32
+    });
+    is_flex::<B>() && tensor.dtype() == DType::F32 && grad.dtype() == DType::F32 && moments_f32
 }
 
 /// The scalars of one update, each rounded to f32 exactly where Burn's AdamW rounds it.
@@ -295,6 +302,23 @@ mod tests {
             .with_weight_decay(0.0)
             .init::<A, Weights<A>>();
         assert_eq!(train(config.init::<A, Weights<A>>(), 3), train(burn, 3));
+    }
+
+    /// The equality tests above would also pass on Burn's AdamW: check that they run the fused pass.
+    #[test]
+    fn f32_tensors_of_the_flex_backend_take_the_fused_pass() {
+        let device = Default::default();
+        let t = Tensor::<Flex, 1>::from_data(TensorData::from([1.0f32, 2.0]), &device);
+        assert!(fuses(&t, &t, None));
+        let state = AdamWState::new(AdaptiveMomentumState::new(1, t.clone(), t.clone()));
+        assert!(fuses(&t, &t, Some(&state)));
+        let half = t.clone().cast(DType::BF16);
+        assert!(!fuses(&half, &half, None));
+        let wrapped = Tensor::<A, 1>::from_inner(t);
+        assert!(
+            !fuses(&wrapped, &wrapped, None),
+            "autodiff's wrapper is not flex"
+        );
     }
 
     #[test]

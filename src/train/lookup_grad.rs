@@ -84,6 +84,23 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// On the CPU backend one id's rows are summed before the base is added: two halves of an ulp
+    /// of 1 make a whole one, where adding them to 1 one at a time would round both away.
+    #[test]
+    fn one_ids_rows_are_summed_before_the_base_is_added() {
+        let device = Default::default();
+        let tiny = f32::EPSILON / 2.0;
+        let got = add_lookup_grad(
+            Tensor::<Flex, 2>::from_data(TensorData::new(vec![1.0f32], [1, 1]), &device),
+            Tensor::<Flex, 1, Int>::from_data(TensorData::from([0i64, 0]), &device),
+            Tensor::<Flex, 2>::from_data(TensorData::new(vec![tiny, tiny], [2, 1]), &device),
+        );
+        assert_eq!(
+            got.into_data().to_vec::<f32>().unwrap(),
+            [1.0 + f32::EPSILON]
+        );
+    }
+
     /// The same bits as Burn's embedding backward plus the base gradient.
     #[test]
     fn it_equals_burns_embedding_backward_plus_the_base() {
