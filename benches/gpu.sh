@@ -16,9 +16,11 @@
 #   --budget     seconds for everything after the build (default 470, under 8 minutes)
 #
 # Kernel compilation dominates a first CUDA run, so CubeCL's autotuning runs at its `minimal`
-# level unless CUBECL_AUTOTUNE_LEVEL says otherwise, and the benches run in the output directory
-# beside a cubecl.toml that logs each kernel compiled and each autotune result to gpu.log, between
-# the bench's time-stamped progress lines: a run cut short still shows where its time went.
+# level unless CUBECL_AUTOTUNE_LEVEL says otherwise, and compiled kernels (PTX) are kept in
+# $PROF_GPU_KERNEL_CACHE (default /tmp/prof-gpu-kernels), shared by the bench processes and by a
+# rerun on the same machine. The benches run in the output directory beside a cubecl.toml that
+# sets this and logs each kernel compiled and each autotune result to gpu.log, between the bench's
+# time-stamped progress lines: a run cut short still shows where its time went.
 #
 # Card limits come from nvidia-smi's name: H100 SXM 3.35 TB/s and 989 TFLOP/s, H100 PCIe 2.0 and
 # 756, H100 NVL 3.9 and 835, H200 4.8 and 989, A100 80GB 2.0 and 312, A100 40GB 1.555 and 312;
@@ -36,7 +38,7 @@ while [[ $# -gt 0 ]]; do
         --model-dir) MODEL_DIR=$2; shift ;;
         --out-dir) OUT_DIR=$2; shift ;;
         --budget) BUDGET=$2; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -61,7 +63,12 @@ fi
 BIN=$(realpath "$BIN")
 SECONDS=0
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
-cat >"$OUT_DIR/cubecl.toml" <<'TOML'
+KERNEL_CACHE=${PROF_GPU_KERNEL_CACHE:-/tmp/prof-gpu-kernels}
+mkdir -p "$KERNEL_CACHE"
+cat >"$OUT_DIR/cubecl.toml" <<TOML
+[compilation]
+cache = { file = "$(realpath "$KERNEL_CACHE")" }
+
 [compilation.logger]
 level = "basic"
 stderr = true
