@@ -10,11 +10,7 @@ use super::view::MatRef;
 /// The flex tensor behind an f32 tensor (shared, not copied) when its strides are non-negative;
 /// `None` for any other backend (autodiff included) or dtype.
 pub fn flex_f32<B: Backend, const D: usize>(tensor: &Tensor<B, D>) -> Option<FlexTensor> {
-    if tensor.dtype() != DType::F32 {
-        return None;
-    }
-    let primitive: Box<dyn Any> = Box::new(tensor.clone().into_primitive().tensor());
-    let flex = *primitive.downcast::<FlexTensor>().ok()?;
+    let flex = flex_primitive(tensor.clone()).ok()?;
     flex.layout()
         .strides()
         .iter()
@@ -29,14 +25,21 @@ pub fn flex_f32<B: Backend, const D: usize>(tensor: &Tensor<B, D>) -> Option<Fle
 pub fn into_flex_f32<B: Backend, const D: usize>(
     tensor: Tensor<B, D>,
 ) -> Result<FlexTensor, Tensor<B, D>> {
+    flex_primitive(tensor).map(|flex| flex.to_contiguous())
+}
+
+/// The flex tensor behind an f32 tensor of the flex backend, as it is; the tensor itself for any
+/// other backend or dtype.
+fn flex_primitive<B: Backend, const D: usize>(
+    tensor: Tensor<B, D>,
+) -> Result<FlexTensor, Tensor<B, D>> {
     if tensor.dtype() != DType::F32 || !is_flex::<B>() {
         return Err(tensor);
     }
     let primitive: Box<dyn Any> = Box::new(tensor.into_primitive().tensor());
-    let flex = *primitive
+    Ok(*primitive
         .downcast::<FlexTensor>()
-        .expect("the flex backend's float primitive");
-    Ok(flex.to_contiguous())
+        .expect("the flex backend's float primitive"))
 }
 
 /// A tensor of the flex backend `B` holding `flex`.
