@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{
-    Bool, Tensor, backend::Backend, module::attention, ops::AttentionModuleOptions,
+    Bool, Tensor, TensorData, backend::Backend, module::attention, ops::AttentionModuleOptions,
 };
 
 use super::kv_cache::KvCache;
@@ -37,6 +37,30 @@ pub struct Attention<B: Backend> {
     pub num_kv_heads: usize,
     /// Width of one head.
     pub head_dim: usize,
+}
+
+/// The causal mask `[1, 1, groups · queries, keys]` of query heads folded into the query axis:
+/// folded row `g · queries + i` is query `i`, which sees the keys up to `i + keys − queries` (the
+/// bottom-right alignment of Burn's `is_causal`); `true` where attention is forbidden.
+fn grouped_causal_mask<B: Backend>(
+    groups: usize,
+    queries: usize,
+    keys: usize,
+    device: &B::Device,
+) -> Tensor<B, 4, Bool> {
+    let offset = keys
+        .checked_sub(queries)
+        .expect("causal attention has at least as many keys as queries");
+    let mut forbidden = Vec::with_capacity(groups * queries * keys);
+    for _ in 0..groups {
+        for i in 0..queries {
+            forbidden.extend((0..keys).map(|j| j > i + offset));
+        }
+    }
+    Tensor::from_data(
+        TensorData::new(forbidden, [1, 1, groups * queries, keys]),
+        device,
+    )
 }
 
 /// Burn's attention options: default scale, no soft-capping.
@@ -88,26 +112,115 @@ impl<B: Backend> Attention<B> {
                 attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
             }
             AttentionMask::Explicit(m) => attention(q, k, v, Some(m.clone()), None, options(false)),
-            AttentionMask::Causal => {
-                let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
-                attention(q, k, v, None, None, options(true))
+            // Causal attention folds the query heads the same way; the mask then follows each
+            // folded row's own position.
+            AttentionMask::Causal if groups > 1 => {
+                let [b, _, s, d] = q.dims();
+                let t = k.dims()[2];
+                let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
+                let m = grouped_causal_mask::<B>(groups, s, t, &k.device()).expand([
+                    b,
+                    1,
+                    groups * s,
+                    t,
+                ]);
+                attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
             }
+            AttentionMask::Causal => attention(q, k, v, None, None, options(true)),
         };
         let out = out
             .swap_dims(1, 2)
             .reshape([batch, seq, self.num_heads * self.head_dim]);
         per_token(&self.o_proj, out)
     }
+}
 
-    /// Repeats each key/value head for the query heads sharing it.
-    fn repeat_kv(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let groups = self.num_heads / self.num_kv_heads;
-        if groups == 1 {
-            return x;
-        }
-        let [b, h, s, d] = x.dims();
-        x.unsqueeze_dim::<5>(2)
-            .expand([b, h, groups, s, d])
-            .reshape([b, h * groups, s, d])
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Qwen2Config;
+    use crate::model::init::RandomInit;
+    use crate::model::loader::random_causal_lm;
+    use burn::backend::Flex;
+    use burn::tensor::{DType, Distribution, Tolerance};
+
+    /// The folded causal path (two query heads per key/value head) gives what an explicit
+    /// upper-triangle mask gives, alone and after a cached prefix (queries aligned bottom-right).
+    #[test]
+    fn grouped_causal_attention_matches_an_explicit_causal_mask() {
+        let config = Qwen2Config::from_json(
+            r#"{"vocab_size": 20, "hidden_size": 32, "intermediate_size": 48,
+                "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
+                "max_position_embeddings": 64}"#,
+        )
+        .unwrap();
+        let device = Default::default();
+        let lm = random_causal_lm::<Flex>(
+            &config,
+            &RandomInit { seed: 5, std: 0.3 },
+            DType::F32,
+            &device,
+        )
+        .unwrap();
+        let attn = &lm.model.layers[0].self_attn;
+        let (batch, prefix, seq) = (2, 3, 5);
+        let x = Tensor::<Flex, 3>::random(
+            [batch, prefix + seq, 32],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let tables = |start: usize, len: usize| {
+            RotaryTables::<Flex>::new(
+                &vec![(start..start + len).collect(); batch],
+                &[4, 2],
+                8,
+                10000.0,
+                DType::F32,
+                &device,
+            )
+        };
+        let explicit = |queries: usize, keys: usize| {
+            let offset = keys - queries;
+            let m: Vec<bool> = (0..batch * queries * keys)
+                .map(|i| (i % keys) > (i / keys) % queries + offset)
+                .collect();
+            AttentionMask::Explicit(Tensor::from_data(
+                TensorData::new(m, [batch, 1, queries, keys]),
+                &device,
+            ))
+        };
+        let close = |a: Tensor<Flex, 3>, b: Tensor<Flex, 3>| {
+            a.to_data()
+                .assert_approx_eq::<f32>(&b.to_data(), Tolerance::absolute(1e-6))
+        };
+
+        let whole = tables(0, prefix + seq);
+        close(
+            attn.forward(x.clone(), &whole, &AttentionMask::Causal, None),
+            attn.forward(
+                x.clone(),
+                &whole,
+                &explicit(prefix + seq, prefix + seq),
+                None,
+            ),
+        );
+
+        let cached = |mask: &AttentionMask<Flex>| {
+            let mut cache = KvCache::<Flex>::new(1, batch, 2, prefix + seq, 8, DType::F32, &device);
+            let head = x.clone().narrow(1, 0, prefix);
+            attn.forward(
+                head,
+                &tables(0, prefix),
+                &explicit(prefix, prefix),
+                Some((&mut cache, 0)),
+            );
+            cache.advance(prefix);
+            let tail = x.clone().narrow(1, prefix, seq);
+            attn.forward(tail, &tables(prefix, seq), mask, Some((&mut cache, 0)))
+        };
+        close(
+            cached(&AttentionMask::Causal),
+            cached(&explicit(seq, prefix + seq)),
+        );
     }
 }

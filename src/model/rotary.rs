@@ -45,7 +45,7 @@ impl<B: Backend> RotaryTables<B> {
         let inv = inverse_frequencies(head_dim, theta);
         let batch = positions.len();
         let seq = positions.first().map_or(0, Vec::len);
-        let half = head_dim / 2;
+        let rows = PositionRows::new(positions, &inv);
         let mut tables = Vec::new();
         for &h in heads {
             if tables.iter().any(|(n, _, _)| *n == h) {
@@ -56,14 +56,10 @@ impl<B: Backend> RotaryTables<B> {
             for row in positions {
                 assert_eq!(row.len(), seq, "every row needs one position per token");
                 for &p in row {
+                    let (c, s) = rows.get(p);
                     for _head in 0..h {
-                        for sign in [-1.0f32, 1.0] {
-                            for &f in inv.iter().take(half) {
-                                let (c, s) = cos_sin(p, f);
-                                cos.push(c);
-                                sin.push(sign * s);
-                            }
-                        }
+                        cos.extend_from_slice(c);
+                        sin.extend_from_slice(s);
                     }
                 }
             }
@@ -91,7 +87,57 @@ impl<B: Backend> RotaryTables<B> {
             ],
             3,
         );
-        x * cos.clone() + swapped * sin.clone()
+        let [b, s, _, _] = x.dims();
+        // The round trip through `[b, s, h·d]` is free here; in the backward pass it turns the
+        // strided gradient of the caller's head-major view into one contiguous copy, so the
+        // multiplications' gradients read contiguous memory.
+        (x * cos.clone() + swapped * sin.clone())
+            .reshape([b, s, h * d])
+            .reshape([b, s, h, d])
+    }
+}
+
+/// One head's `cos` and signed `sin` row for each position that occurs, computed once per
+/// position rather than once per token and head.
+struct PositionRows {
+    head_dim: usize,
+    /// Index of each position's rows in `cos` / `sin`, `usize::MAX` when it does not occur.
+    slot: Vec<usize>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl PositionRows {
+    fn new(positions: &[Vec<usize>], inv: &[f32]) -> Self {
+        let head_dim = 2 * inv.len();
+        let end = positions.iter().flatten().max().map_or(0, |&p| p + 1);
+        let mut rows = Self {
+            head_dim,
+            slot: vec![usize::MAX; end],
+            cos: Vec::new(),
+            sin: Vec::new(),
+        };
+        for &p in positions.iter().flatten() {
+            if rows.slot[p] != usize::MAX {
+                continue;
+            }
+            rows.slot[p] = rows.cos.len() / head_dim.max(1);
+            for sign in [-1.0f32, 1.0] {
+                for &f in inv {
+                    let (c, s) = cos_sin(p, f);
+                    rows.cos.push(c);
+                    rows.sin.push(sign * s);
+                }
+            }
+        }
+        rows
+    }
+
+    /// `(cos, signed sin)` rows of `position`, `head_dim` values each.
+    fn get(&self, position: usize) -> (&[f32], &[f32]) {
+        let at = self.slot[position] * self.head_dim;
+        let range = at..at + self.head_dim;
+        (&self.cos[range.clone()], &self.sin[range])
     }
 }
 
@@ -116,6 +162,36 @@ mod tests {
         let expected = [1.0, 2.0, c - 2.0 * s, 2.0 * c + s];
         for (a, b) in y.iter().zip(expected) {
             assert!((a - b).abs() < 1e-6, "{y:?} vs {expected:?}");
+        }
+    }
+
+    #[test]
+    fn tables_repeat_each_position_row_per_head_in_layout_order() {
+        let device = Default::default();
+        // head_dim 4: frequencies 1 and 1/100 (theta 10000); repeated and unordered positions,
+        // as left padding produces, and two head counts.
+        let positions = [vec![0, 0, 1, 2], vec![3, 1, 2, 0]];
+        let tables =
+            RotaryTables::<Flex>::new(&positions, &[2, 1], 4, 10000.0, DType::F32, &device);
+        let inv = [1.0f32, 0.01];
+        for (h, cos, sin) in &tables.tables {
+            assert_eq!(cos.dims(), [2, 4, *h, 4]);
+            let cos: Vec<f32> = cos.clone().into_data().to_vec().unwrap();
+            let sin: Vec<f32> = sin.clone().into_data().to_vec().unwrap();
+            let mut at = 0;
+            for row in &positions {
+                for &p in row {
+                    for _ in 0..*h {
+                        for (k, sign) in [(0, -1.0f32), (1, -1.0), (0, 1.0), (1, 1.0)] {
+                            let angle = (p as f32 * inv[k]) as f64;
+                            assert_eq!(cos[at], angle.cos() as f32, "cos at {at}");
+                            assert_eq!(sin[at], sign * angle.sin() as f32, "sin at {at}");
+                            at += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(at, cos.len());
         }
     }
 }
