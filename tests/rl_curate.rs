@@ -269,6 +269,37 @@ fn prm_scorer_supplies_step_probs() {
     assert_eq!(rows[1]["kept"], false);
 }
 
+#[test]
+fn lines_to_score_need_question_and_response_strings() {
+    let ok = r#"{"group":"q","question":"1+1?","response":"right.","reward":1}"#;
+    let cases = [
+        (
+            format!("{ok}\n{{\"group\":\"q\",\"question\":\"1+1?\",\"reward\":0}}\n"),
+            ["in.jsonl:2", "missing field \"response\""],
+        ),
+        (
+            format!("{{\"group\":\"q\",\"question\":7,\"response\":\"x.\",\"reward\":0}}\n{ok}\n"),
+            [
+                "in.jsonl:1",
+                "field \"question\" must be a string for --prm",
+            ],
+        ),
+    ];
+    for (input, needles) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
+        let mut a = args(dir.path(), CurateAlgorithm::Prof, 1, "out.jsonl");
+        a.prm = Some("toy".into());
+        let msg = format!(
+            "{:#}",
+            run_with_scorer(a, Some(&SentenceScorer)).unwrap_err()
+        );
+        for needle in needles {
+            assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+        }
+    }
+}
+
 #[derive(clap::Parser)]
 struct Cli {
     #[command(flatten)]

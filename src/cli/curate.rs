@@ -231,8 +231,6 @@ fn parse_lines(text: &str, path: &Path, scorer: Option<&dyn StepScorer>) -> Resu
         };
 
         let step_probs = if scorer.is_some() {
-            str_field(&object, "question", &at())?;
-            str_field(&object, "response", &at())?;
             to_score.push((rows.len(), at()));
             Vec::new()
         } else {
@@ -250,16 +248,13 @@ fn parse_lines(text: &str, path: &Path, scorer: Option<&dyn StepScorer>) -> Resu
         });
     }
     if let Some(scorer) = scorer {
-        let pairs: Vec<(&str, &str)> = to_score
+        let pairs = to_score
             .iter()
-            .map(|&(r, _)| {
-                let o = &rows[r].object;
-                (
-                    o["question"].as_str().unwrap_or_default(),
-                    o["response"].as_str().unwrap_or_default(),
-                )
+            .map(|(r, at)| {
+                let o = &rows[*r].object;
+                Ok((str_field(o, "question", at)?, str_field(o, "response", at)?))
             })
-            .collect();
+            .collect::<Result<Vec<(&str, &str)>>>()?;
         let scores = scorer
             .score(&pairs)
             .with_context(|| format!("{}: PRM scoring failed", path.display()))?;
