@@ -96,37 +96,30 @@ impl<B: Backend> Attention<B> {
             None => (k, v),
         };
         let groups = self.num_heads / self.num_kv_heads;
-        let out = match mask {
-            // With an explicit mask (generation, evaluation), the query heads that share a
-            // key/value head are folded into the query axis, so the cached keys and values are
-            // read as they are instead of being copied once per query head.
-            AttentionMask::Explicit(m) if groups > 1 => {
-                let [b, _, s, d] = q.dims();
-                let t = k.dims()[2];
-                let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
-                let m = m
+        let out = if groups == 1 {
+            match mask {
+                AttentionMask::Explicit(m) => {
+                    attention(q, k, v, Some(m.clone()), None, options(false))
+                }
+                AttentionMask::Causal => attention(q, k, v, None, None, options(true)),
+            }
+        } else {
+            // The query heads that share a key/value head are folded into the query axis, so the
+            // (cached) keys and values are read as they are instead of being copied once per
+            // query head; the mask gives each folded row its own query's keys.
+            let [b, _, s, d] = q.dims();
+            let t = k.dims()[2];
+            let m = match mask {
+                AttentionMask::Explicit(m) => m
                     .clone()
                     .unsqueeze_dim::<5>(2)
                     .expand([b, 1, groups, s, t])
-                    .reshape([b, 1, groups * s, t]);
-                attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
-            }
-            AttentionMask::Explicit(m) => attention(q, k, v, Some(m.clone()), None, options(false)),
-            // Causal attention folds the query heads the same way; the mask then follows each
-            // folded row's own position.
-            AttentionMask::Causal if groups > 1 => {
-                let [b, _, s, d] = q.dims();
-                let t = k.dims()[2];
-                let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
-                let m = grouped_causal_mask::<B>(groups, s, t, &k.device()).expand([
-                    b,
-                    1,
-                    groups * s,
-                    t,
-                ]);
-                attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
-            }
-            AttentionMask::Causal => attention(q, k, v, None, None, options(true)),
+                    .reshape([b, 1, groups * s, t]),
+                AttentionMask::Causal => grouped_causal_mask::<B>(groups, s, t, &k.device())
+                    .expand([b, 1, groups * s, t]),
+            };
+            let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
+            attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
         };
         let out = out
             .swap_dims(1, 2)

@@ -101,27 +101,26 @@ impl<B: Backend> RotaryTables<B> {
 /// position rather than once per token and head.
 struct PositionRows {
     head_dim: usize,
-    /// Index of each position's rows in `cos` / `sin`, `usize::MAX` when it does not occur.
-    slot: Vec<usize>,
+    /// Where each position's rows start in `cos` / `sin`; `None` when it does not occur.
+    start: Vec<Option<usize>>,
     cos: Vec<f32>,
     sin: Vec<f32>,
 }
 
 impl PositionRows {
     fn new(positions: &[Vec<usize>], inv: &[f32]) -> Self {
-        let head_dim = 2 * inv.len();
         let end = positions.iter().flatten().max().map_or(0, |&p| p + 1);
         let mut rows = Self {
-            head_dim,
-            slot: vec![usize::MAX; end],
+            head_dim: 2 * inv.len(),
+            start: vec![None; end],
             cos: Vec::new(),
             sin: Vec::new(),
         };
         for &p in positions.iter().flatten() {
-            if rows.slot[p] != usize::MAX {
+            if rows.start[p].is_some() {
                 continue;
             }
-            rows.slot[p] = rows.cos.len() / head_dim.max(1);
+            rows.start[p] = Some(rows.cos.len());
             for sign in [-1.0f32, 1.0] {
                 for &f in inv {
                     let (c, s) = cos_sin(p, f);
@@ -135,7 +134,7 @@ impl PositionRows {
 
     /// `(cos, signed sin)` rows of `position`, `head_dim` values each.
     fn get(&self, position: usize) -> (&[f32], &[f32]) {
-        let at = self.slot[position] * self.head_dim;
+        let at = self.start[position].expect("rows are built for every position given");
         let range = at..at + self.head_dim;
         (&self.cos[range.clone()], &self.sin[range])
     }
