@@ -116,10 +116,10 @@ if [[ $QUICK == 0 ]]; then
     fi
     echo "== ours:  0.5B training step" >&2
     RAYON_NUM_THREADS=$THREADS "$BIN" --model "$MODEL_05B" --batch 1 --prompt-len 64 --new-tokens 192 \
-        --mode train --repeats 1 --dtype f32 | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
+        --mode train --repeats "$REPEATS" --dtype f32 | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
     echo "== torch: 0.5B training step" >&2
     OMP_NUM_THREADS=$THREADS "$PYTHON" "$TORCH_REF" --model "$MODEL_05B" --batch 1 --prompt-len 64 \
-        --new-tokens 192 --mode train --repeats 1 --threads "$THREADS" | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
+        --new-tokens 192 --mode train --repeats "$REPEATS" --threads "$THREADS" | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
 fi
 
 # 3. PRM scoring (ours only; criterion).

@@ -164,6 +164,8 @@ fn dump_workload<B: AutodiffBackend>(trainer: &Trainer<B>, dir: &PathBuf) -> Res
 }
 
 fn main() -> Result<()> {
+    // As the trainer's binary does: freed memory stays in the process between steps.
+    prof_grpo::host::memory::retain_freed_memory();
     let args = Args::parse();
     let out = tempfile::tempdir()?;
     let mut sets = args.sets.clone();

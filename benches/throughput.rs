@@ -285,6 +285,8 @@ impl AutodiffTask for TrainTask<'_> {
 }
 
 fn main() -> Result<()> {
+    // As the trainer's binary does: freed memory stays in the process between steps.
+    prof_grpo::host::memory::retain_freed_memory();
     let args = Args::parse();
     LazyLock::force(&measure::STARTED);
     if let Some(dir) = &args.make_random_model {

@@ -37,6 +37,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Freed memory stays in the process between training steps (src/host/memory.rs).
+    prof_grpo::host::memory::retain_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => cli::train::run(args),

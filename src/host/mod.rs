@@ -1,10 +1,12 @@
 //! Host kernels for f32 tensors of Burn's CPU (flex) backend: strided views of their storage,
 //! a single-threaded matrix product into caller buffers, and vectorised `exp`. Burn runs each
 //! tensor op as a separate pass over freshly allocated memory; the fused CPU paths built on these
-//! (the LM head, the inference backbone) keep their data in cache-sized pieces instead.
+//! (the LM head, the inference backbone) keep their data in cache-sized pieces instead; the
+//! allocator keeps freed memory for the next step ([`memory`]).
 
 pub mod fast_exp;
 pub mod flex;
+pub mod memory;
 pub mod product;
 pub mod simd;
 pub mod view;
