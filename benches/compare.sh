@@ -11,12 +11,14 @@
 #
 #   benches/compare.sh [--threads 2] [--repeats 3] [--model-dir /tmp/prof-bench-47m]
 #                      [--python PATH] [--out benches/RESULTS.md] [--profile bench|dev] [--quick]
+#                      [--features LIST]
 #
 #   --python   interpreter with torch + transformers (tests/fixtures/requirements.txt); default
 #              $PROF_BENCH_PYTHON, else /work/venvs/fixtures/bin/python, else python3
 #   --profile  cargo profile of our bench binaries (default bench, i.e. release; `dev` reuses a
 #              warm test build, but keeps the dependencies' debug assertions, which slow their
 #              matrix kernels about 2x: use it to iterate, not for the table)
+#   --features cargo features of our bench binaries (e.g. avx512)
 #   --quick    skip the 0.5B memory figure and decode at batch 8/32/64
 set -euo pipefail
 
@@ -28,6 +30,7 @@ QUICK=0
 MODEL_05B=/tmp/prof-bench-0.5b
 OUT="$ROOT/benches/RESULTS.md"
 export PROF_BENCH_PROFILE=${PROF_BENCH_PROFILE:-bench}
+export PROF_BENCH_FEATURES=${PROF_BENCH_FEATURES:-}
 PYTHON=${PROF_BENCH_PYTHON:-}
 if [[ -z "$PYTHON" ]]; then
     if [[ -x /work/venvs/fixtures/bin/python ]]; then PYTHON=/work/venvs/fixtures/bin/python; else PYTHON=python3; fi
@@ -43,7 +46,8 @@ while [[ $# -gt 0 ]]; do
         --python) PYTHON=$2; shift ;;
         --out) OUT=$2; shift ;;
         --profile) PROF_BENCH_PROFILE=$2; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --features) PROF_BENCH_FEATURES=$2; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -64,7 +68,7 @@ fi
 
 # 2. Our bench binary (release profile), built once.
 echo "== building the throughput bench" >&2
-BUILT=$(cargo bench --profile "$PROF_BENCH_PROFILE" --no-run --bench throughput --bench prm_scoring --bench grpo_step \
+BUILT=$(cargo bench --profile "$PROF_BENCH_PROFILE" --features "$PROF_BENCH_FEATURES" --no-run --bench throughput --bench prm_scoring --bench grpo_step \
     --message-format=json)
 exe() { grep "\"name\":\"$1\"" <<<"$BUILT" | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/'; }
 BIN=$(exe throughput)
@@ -124,7 +128,7 @@ fi
 
 # 3. PRM scoring (ours only; criterion).
 echo "== PRM scoring (criterion)" >&2
-RAYON_NUM_THREADS=$THREADS cargo bench --profile "$PROF_BENCH_PROFILE" --bench prm_scoring -- --noplot >&2
+RAYON_NUM_THREADS=$THREADS cargo bench --profile "$PROF_BENCH_PROFILE" --features "$PROF_BENCH_FEATURES" --bench prm_scoring -- --noplot >&2
 CRITERION_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/criterion/prm_scoring/micro_batch"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -210,7 +214,9 @@ block = [
     f"(`RAYON_NUM_THREADS={threads}` / `torch.set_num_threads({threads})`), f32, median of {repeats} runs after one warm-up; "
     f"our binaries built with cargo profile `{os.environ.get('PROF_BENCH_PROFILE', 'bench')}`"
     + (f" and `CARGO_PROFILE_DEV_OPT_LEVEL={os.environ['CARGO_PROFILE_DEV_OPT_LEVEL']}`"
-       if os.environ.get("CARGO_PROFILE_DEV_OPT_LEVEL") else "") + ". ",
+       if os.environ.get("CARGO_PROFILE_DEV_OPT_LEVEL") else "")
+    + (f", cargo features `{os.environ['PROF_BENCH_FEATURES']}`"
+       if os.environ.get("PROF_BENCH_FEATURES") else "") + ". ",
     f"Date: {date}. Versions: prof-grpo on Burn 0.21.0 (flex backend), {rustc}; "
     f"torch {torch_line.get('torch', '?')}, transformers {torch_line.get('transformers', '?')} "
     f"(attention: {torch_line.get('attn_implementation', '?')}), Python {platform.python_version()}. ",
