@@ -19,14 +19,14 @@ pub const MMAP_THRESHOLD_BYTES: usize = 32 << 20;
 /// changes nothing, and when `GLIBC_TUNABLES` already sets either threshold (the user's choice
 /// wins). Call it once, first thing in `main`, before other threads start.
 pub fn retain_freed_memory() -> bool {
-    if tunes_thresholds(std::env::var("GLIBC_TUNABLES").ok().as_deref()) {
+    if user_sets_thresholds() {
         return false;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let threshold = MMAP_THRESHOLD_BYTES as libc::c_int;
-        // SAFETY: mallopt only sets allocator parameters; it is called before other threads
-        // allocate, as glibc's documentation asks.
+        // SAFETY: mallopt only changes allocator parameters, under the allocator's own locks;
+        // it reads or writes no memory of ours.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, threshold) == 1
                 && libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX) == 1
@@ -36,6 +36,11 @@ pub fn retain_freed_memory() -> bool {
     {
         false
     }
+}
+
+/// Whether this process's `GLIBC_TUNABLES` sets the mmap or the trim threshold.
+fn user_sets_thresholds() -> bool {
+    tunes_thresholds(std::env::var("GLIBC_TUNABLES").ok().as_deref())
 }
 
 /// Whether a `GLIBC_TUNABLES` value sets the mmap or the trim threshold.
@@ -69,7 +74,7 @@ mod tests {
     #[test]
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn blocks_below_the_threshold_come_from_the_heap() {
-        if tunes_thresholds(std::env::var("GLIBC_TUNABLES").ok().as_deref()) {
+        if user_sets_thresholds() {
             eprintln!("skipped: GLIBC_TUNABLES sets the allocator's thresholds");
             return;
         }
