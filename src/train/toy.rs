@@ -1,9 +1,10 @@
 //! The built-in smoke run's pieces: a tiny policy warmed up by a short supervised phase on the
 //! toy arithmetic task, and a tiny PRM trained on the toy's step correctness (correct solutions,
 //! slips that lead to a wrong answer, and compensated slips that reach the right answer through a
-//! wrong step), so PROF's filter has a real process signal to work with.
+//! wrong step), so PROF's filter runs on a trained judge, if a weak one (the README says how weak).
 
 use anyhow::Result;
+use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData, backend::AutodiffBackend};
 use rand::{RngExt, SeedableRng};
@@ -42,6 +43,8 @@ pub const TOY_PRM_STEPS: usize = 150;
 pub const TOY_PRM_LR: f64 = 1e-3;
 /// Sequences per toy PRM step.
 pub const TOY_PRM_BATCH: usize = 32;
+/// Seed mix of the fresh labelled solutions the trained toy PRM is checked on.
+const TOY_PRM_CHECK_SEED: u64 = 0x636865636b;
 
 /// The shape of the toy problems of `builtin:arithmetic`: that of the built-in `toy_arithmetic`
 /// dataset (`datasets/toy_arithmetic.toml`), so training, its toy PRM and `eval` agree.
@@ -188,7 +191,8 @@ fn prm_examples(tokenizer: &Tokenizer, seed: u64) -> Result<Vec<PrmExample>> {
 
 /// Trains the toy PRM (same tiny shape as the policy) on step-correctness labels. Its backbone
 /// starts from `backbone` (the warmed-up policy's `model.*` tensors, as real PRMs start from a
-/// policy model) when given, else at random; the score head starts at random.
+/// policy model) when given, else at random; the score head starts at random. With
+/// `logging.print_every > 0` it then prints how it judges a fresh draw of labelled solutions.
 pub fn train_toy_prm<B: AutodiffBackend>(
     config: &TrainConfig,
     tokenizer: &Tokenizer,
@@ -248,13 +252,115 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         let grads = GradientsParams::from_grads(loss.backward(), &prm);
         prm = optimizer.step(TOY_PRM_LR, prm, grads);
     }
+    if config.logging.print_every > 0 {
+        let fresh = prm_examples(tokenizer, config.run.seed ^ TOY_PRM_CHECK_SEED)?;
+        eprintln!(
+            "toy PRM on fresh solutions: {}",
+            judge(&prm, &fresh, pad, device)
+        );
+    }
     Ok(prm)
+}
+
+/// How a PRM's step verdicts (good-class probability above one half) compare with the labels.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct StepVerdicts {
+    /// Correct steps, and those the PRM called good.
+    correct: (usize, usize),
+    /// Wrong steps, and those the PRM called wrong.
+    wrong: (usize, usize),
+    /// Sums of the good-class probability over correct and over wrong steps.
+    prob_sums: (f64, f64),
+}
+
+impl StepVerdicts {
+    /// Adds the steps of `examples`, whose good-class probabilities are `probs` (`[rows, seq]`,
+    /// row-major, one row per example).
+    fn add(&mut self, examples: &[PrmExample], probs: &[f32], seq: usize) {
+        for (row, e) in examples.iter().enumerate() {
+            for (&pos, &label) in e.positions.iter().zip(&e.labels) {
+                let p = probs[row * seq + pos];
+                let said_good = p > 0.5;
+                if label {
+                    self.correct.0 += 1;
+                    self.correct.1 += said_good as usize;
+                    self.prob_sums.0 += p as f64;
+                } else {
+                    self.wrong.0 += 1;
+                    self.wrong.1 += !said_good as usize;
+                    self.prob_sums.1 += p as f64;
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for StepVerdicts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ratio = |a: f64, b: usize| if b == 0 { f64::NAN } else { a / b as f64 };
+        write!(
+            f,
+            "{:.1}% of {} correct steps called good, {:.1}% of {} wrong steps called wrong; \
+             mean good-class probability {:.3} on correct steps, {:.3} on wrong ones",
+            100.0 * ratio(self.correct.1 as f64, self.correct.0),
+            self.correct.0,
+            100.0 * ratio(self.wrong.1 as f64, self.wrong.0),
+            self.wrong.0,
+            ratio(self.prob_sums.0, self.correct.0),
+            ratio(self.prob_sums.1, self.wrong.0),
+        )
+    }
+}
+
+/// The verdicts of `prm` on the labelled steps of `examples`.
+fn judge<B: AutodiffBackend>(
+    prm: &ProcessRewardModel<B>,
+    examples: &[PrmExample],
+    pad: u32,
+    device: &B::Device,
+) -> StepVerdicts {
+    let prm = prm.valid();
+    let mut verdicts = StepVerdicts::default();
+    for chunk in examples.chunks(TOY_PRM_BATCH) {
+        let rows: Vec<Vec<u32>> = chunk.iter().map(|e| e.ids.clone()).collect();
+        let batch = Batch::<B::InnerBackend>::right_padded(&rows, pad, device);
+        let seq = batch.ids.dims()[1];
+        let probs = prm.good_probs(&batch).into_data().convert::<f32>();
+        verdicts.add(chunk, probs.as_slice().expect("f32 data"), seq);
+    }
+    verdicts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::toy::ToyOp;
+
+    #[test]
+    fn step_verdicts_count_each_label_against_the_half_probability_line() {
+        let example = |positions: Vec<usize>, labels: Vec<bool>| PrmExample {
+            ids: vec![0; 4],
+            positions,
+            labels,
+        };
+        // Two rows of four positions; only the labelled positions count.
+        let examples = [
+            example(vec![1, 3], vec![true, false]),
+            example(vec![0, 2], vec![true, true]),
+        ];
+        let probs = [0.9, 0.8, 0.0, 0.4, 0.3, 0.0, 0.6, 0.0];
+        let mut v = StepVerdicts::default();
+        v.add(&examples, &probs, 4);
+        // Correct steps: 0.8 (good), 0.3 (wrong), 0.6 (good); wrong step: 0.4 (wrong).
+        assert_eq!(v.correct, (3, 2));
+        assert_eq!(v.wrong, (1, 1));
+        assert!((v.prob_sums.0 - 1.7).abs() < 1e-6 && (v.prob_sums.1 - 0.4).abs() < 1e-6);
+        assert_eq!(
+            v.to_string(),
+            "66.7% of 3 correct steps called good, 100.0% of 1 wrong steps called wrong; \
+             mean good-class probability 0.567 on correct steps, 0.400 on wrong ones"
+        );
+    }
 
     #[test]
     fn the_training_toy_set_has_the_shape_of_the_toy_arithmetic_dataset() {
