@@ -5,6 +5,7 @@
 # (6 · parameters FLOPs per token). With a prebuilt binary the whole script ends within the budget.
 #
 #   benches/gpu.sh [--bin PATH] [--model-dir DIR] [--out-dir DIR] [--budget SECONDS]
+#                  [--backend NAME --shape NAME --dtype NAME]
 #
 #   --bin        the throughput bench built with CUDA, e.g. from
 #                `cargo bench --no-run --features cuda --bench throughput` (the GPU machine then needs
@@ -14,6 +15,10 @@
 #   --out-dir    where gpu.jsonl, gpu.log and gpu-results.md go (default $OUT when set, else
 #                /tmp/prof-gpu-bench)
 #   --budget     seconds for everything after the build (default 470, under 8 minutes)
+#   --backend, --shape, --dtype
+#                what to run instead of cuda, 1.5b and bf16: a dry run of the whole script on a
+#                machine without a GPU, e.g. `--backend flex --shape tiny --dtype f32` with a stub
+#                `nvidia-smi` on PATH (benches/gpu_dry_run.sh does this)
 #
 # Kernel compilation dominates a first CUDA run, so CubeCL's autotuning runs at its `minimal`
 # level unless CUBECL_AUTOTUNE_LEVEL says otherwise, and compiled kernels (PTX) are kept in
@@ -32,13 +37,19 @@ BIN=""
 MODEL_DIR=/tmp/prof-bench-1.5b
 OUT_DIR=${OUT:-/tmp/prof-gpu-bench}
 BUDGET=470
+BACKEND=cuda
+SHAPE=1.5b
+DTYPE=bf16
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN=$2; shift ;;
         --model-dir) MODEL_DIR=$2; shift ;;
         --out-dir) OUT_DIR=$2; shift ;;
         --budget) BUDGET=$2; shift ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        --backend) BACKEND=$2; shift ;;
+        --shape) SHAPE=$2; shift ;;
+        --dtype) DTYPE=$2; shift ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -117,12 +128,12 @@ step() { # name cap command...
 }
 
 if [[ ! -f "$MODEL_DIR/config.json" ]]; then
-    step "making the random 1.5B model in $MODEL_DIR" 170 \
-        "$BIN" --make-random-model "$MODEL_DIR" --shape 1.5b --dtype bf16 \
+    step "making the random $SHAPE model in $MODEL_DIR" 170 \
+        "$BIN" --make-random-model "$MODEL_DIR" --shape "$SHAPE" --dtype "$DTYPE" \
         || { rm -rf "$MODEL_DIR"; exit 1; }
 fi
 
-COMMON=(--model "$MODEL_DIR" --backend cuda --dtype bf16 --repeats 2 "${BOUNDS[@]}")
+COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
 step "decode, batch 1/8/32/64" 170 "$BIN" "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
     --prompt-len 64 --new-tokens 64
 step "training step, [8, 512]" 110 "$BIN" "${COMMON[@]}" --mode train --batch 8 \
@@ -137,7 +148,8 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
     FIRST=$(head -1 "$JSONL")
     PARAMS=$(jget parameters "$FIRST")
     echo "Card: $CARD (driver $DRIVER); bounds: HBM ${TBS:-?} TB/s, dense bf16 ${TFLOPS:-?} TFLOP/s. "
-    echo "Model: Qwen2.5-Math-1.5B shape, random weights, bf16, $(fmt "$PARAMS" 1e-9 3) B parameters; Burn 0.21.0 CUDA backend, autotune level $CUBECL_AUTOTUNE_LEVEL, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
+    [[ "$SHAPE" == 1.5b ]] && SHAPE_NAME="Qwen2.5-Math-1.5B shape" || SHAPE_NAME="'$SHAPE' shape"
+    echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(fmt "$PARAMS" 1e-9 3) B parameters; Burn 0.21.0 $BACKEND backend, autotune level $CUBECL_AUTOTUNE_LEVEL, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
     echo
     echo "| figure | tokens/s | bound tokens/s | fraction of bound |"
     echo "|---|---:|---:|---:|"
