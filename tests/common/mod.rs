@@ -9,9 +9,16 @@ use std::sync::Mutex;
 /// Held by every test that writes process environment variables.
 pub static ENV_LOCK: Mutex<()> = Mutex::new(());
 
-/// `tests/fixtures` of this crate.
+/// `tests/fixtures` of this crate: in the source tree the test binary was built from, or, where
+/// that tree is absent (a binary carried to a GPU machine by `benches/gpu_carry.sh`), in the
+/// checkout it runs from.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    if built.is_dir() {
+        built
+    } else {
+        PathBuf::from("tests/fixtures")
+    }
 }
 
 /// The shared material directory (`$PROF_SHARED_DIR`, else `../shared`), or `None` with a

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The GPU figures and checks on a machine without cargo: build the CUDA throughput bench and the
+# CUDA integration tests where cargo works, carry them (stripped and compressed, about 20 MiB)
+# with the checkout, and run them there from the checkout's root.
+#
+#   benches/gpu_carry.sh build           # here: target/gpu-carry/{throughput,integration}.gz
+#   benches/gpu_carry.sh bench [ARGS]    # there: benches/gpu.sh with the carried bench, output in
+#                                        #   $OUT (ARGS go to gpu.sh, e.g. --budget 400)
+#   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), one
+#                                        #   test at a time, within SECS seconds (default 300)
+#
+# gpu.sh alone fits in 8 minutes and the checks in 5, so a session with 15 device-minutes runs
+# them as two commands, the bench first.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CARRY="$ROOT/target/gpu-carry"
+cd "$ROOT"
+
+# The executable of a cargo build whose JSON messages come on stdin.
+executable() { grep "\"name\":\"$1\"" | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/'; }
+
+# Unpacks a carried binary into a temporary directory and prints its path.
+unpack() {
+    local bin
+    bin="$(mktemp -d)/$1"
+    gzip -dc "$CARRY/$1.gz" >"$bin"
+    chmod +x "$bin"
+    echo "$bin"
+}
+
+case "${1:-}" in
+    build)
+        mkdir -p "$CARRY"
+        bench=$(cargo bench --no-run --features cuda --bench throughput --message-format=json | executable throughput)
+        tests=$(cargo test --no-run --features wgpu,cuda --test integration --message-format=json | executable integration)
+        for pair in "throughput:$bench" "integration:$tests"; do
+            name=${pair%%:*}
+            strip -o "$CARRY/$name" "${pair#*:}"
+            gzip -9f "$CARRY/$name"
+        done
+        ls -l "$CARRY"
+        echo "carry target/gpu-carry; there run: benches/gpu_carry.sh bench, then benches/gpu_carry.sh checks"
+        ;;
+    bench)
+        shift
+        bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" "$@"
+        ;;
+    checks)
+        secs=${2:-300}
+        out=${OUT:-/tmp}
+        timeout --kill-after=5 "$secs" "$(unpack integration)" cuda_checks --ignored --test-threads 1 \
+            2>&1 | tee "$out/cuda_checks.log"
+        ;;
+    *)
+        sed -n '2,13p' "$0"
+        exit 2
+        ;;
+esac
