@@ -11,7 +11,7 @@
 #                `cargo bench --no-run --features cuda --bench throughput` (the GPU machine then needs
 #                neither cargo, Python nor internet); without it the script builds one first, and the
 #                budget starts after the build
-#   --model-dir  the random model, made by the binary when missing (default /tmp/prof-bench-1.5b)
+#   --model-dir  the random model, made by the binary when missing (default /tmp/prof-bench-SHAPE)
 #   --out-dir    where gpu.jsonl, gpu.log and gpu-results.md go (default $OUT when set, else
 #                /tmp/prof-gpu-bench)
 #   --budget     seconds for everything after the build (default 470, under 8 minutes)
@@ -34,7 +34,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=""
-MODEL_DIR=/tmp/prof-bench-1.5b
+MODEL_DIR=""
 OUT_DIR=${OUT:-/tmp/prof-gpu-bench}
 BUDGET=470
 BACKEND=cuda
@@ -54,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
+MODEL_DIR=${MODEL_DIR:-/tmp/prof-bench-$SHAPE}
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(realpath "$OUT_DIR")
 MODEL_DIR=$(realpath -m "$MODEL_DIR")
