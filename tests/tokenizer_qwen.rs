@@ -40,9 +40,7 @@ fn load(name: &str) -> Option<&'static Tokenizer> {
 }
 
 fn fixtures() -> Value {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat_template/expected.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    crate::common::read_json(&crate::common::fixtures().join("chat_template/expected.json"))
 }
 
 #[test]

@@ -25,8 +25,8 @@ use crate::model::export::NamedTensor;
 use crate::model::host_weights::HostWeights;
 use crate::model::init::RandomInit;
 use crate::model::{Qwen2Config, Qwen2ForCausalLm};
-use crate::reward::prm::ProcessRewardModel;
 use crate::reward::prm::format::format_prm_input;
+use crate::reward::prm::{Padding, ProcessRewardModel, score_ids};
 use crate::tokenizer::Tokenizer;
 
 /// `policy.model` value selecting the built-in tiny policy.
@@ -256,7 +256,7 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         let fresh = prm_examples(tokenizer, config.run.seed ^ TOY_PRM_CHECK_SEED)?;
         eprintln!(
             "toy PRM on fresh solutions: {}",
-            judge(&prm, &fresh, pad, device)
+            judge(&prm, &fresh, tokenizer, pad)?
         );
     }
     Ok(prm)
@@ -274,22 +274,18 @@ struct StepVerdicts {
 }
 
 impl StepVerdicts {
-    /// Adds the steps of `examples`, whose good-class probabilities are `probs` (`[rows, seq]`,
-    /// row-major, one row per example).
-    fn add(&mut self, examples: &[PrmExample], probs: &[f32], seq: usize) {
-        for (row, e) in examples.iter().enumerate() {
-            for (&pos, &label) in e.positions.iter().zip(&e.labels) {
-                let p = probs[row * seq + pos];
-                let said_good = p > 0.5;
-                if label {
-                    self.correct.0 += 1;
-                    self.correct.1 += said_good as usize;
-                    self.prob_sums.0 += p as f64;
-                } else {
-                    self.wrong.0 += 1;
-                    self.wrong.1 += !said_good as usize;
-                    self.prob_sums.1 += p as f64;
-                }
+    /// Adds the steps of one solution: their labels and the PRM's good-class probabilities.
+    fn add(&mut self, labels: &[bool], probs: &[f32]) {
+        for (&label, &p) in labels.iter().zip(probs) {
+            let said_good = p > 0.5;
+            if label {
+                self.correct.0 += 1;
+                self.correct.1 += said_good as usize;
+                self.prob_sums.0 += p as f64;
+            } else {
+                self.wrong.0 += 1;
+                self.wrong.1 += !said_good as usize;
+                self.prob_sums.1 += p as f64;
             }
         }
     }
@@ -312,23 +308,28 @@ impl std::fmt::Display for StepVerdicts {
     }
 }
 
-/// The verdicts of `prm` on the labelled steps of `examples`.
+/// The verdicts of `prm` on the labelled steps of `examples`, scored as the trainer scores.
 fn judge<B: AutodiffBackend>(
     prm: &ProcessRewardModel<B>,
     examples: &[PrmExample],
+    tokenizer: &Tokenizer,
     pad: u32,
-    device: &B::Device,
-) -> StepVerdicts {
-    let prm = prm.valid();
+) -> Result<StepVerdicts> {
+    let step_id = tokenizer.require_token_id(crate::reward::prm::format::STEP_TOKEN)?;
+    let rows: Vec<Vec<u32>> = examples.iter().map(|e| e.ids.clone()).collect();
+    let scores = score_ids(
+        &prm.valid(),
+        &rows,
+        step_id,
+        TOY_PRM_BATCH,
+        Padding::Right,
+        pad,
+    );
     let mut verdicts = StepVerdicts::default();
-    for chunk in examples.chunks(TOY_PRM_BATCH) {
-        let rows: Vec<Vec<u32>> = chunk.iter().map(|e| e.ids.clone()).collect();
-        let batch = Batch::<B::InnerBackend>::right_padded(&rows, pad, device);
-        let seq = batch.ids.dims()[1];
-        let probs = prm.good_probs(&batch).into_data().convert::<f32>();
-        verdicts.add(chunk, probs.as_slice().expect("f32 data"), seq);
+    for (e, s) in examples.iter().zip(&scores) {
+        verdicts.add(&e.labels, &s.step_probs);
     }
-    verdicts
+    Ok(verdicts)
 }
 
 #[cfg(test)]
@@ -338,19 +339,10 @@ mod tests {
 
     #[test]
     fn step_verdicts_count_each_label_against_the_half_probability_line() {
-        let example = |positions: Vec<usize>, labels: Vec<bool>| PrmExample {
-            ids: vec![0; 4],
-            positions,
-            labels,
-        };
-        // Two rows of four positions; only the labelled positions count.
-        let examples = [
-            example(vec![1, 3], vec![true, false]),
-            example(vec![0, 2], vec![true, true]),
-        ];
-        let probs = [0.9, 0.8, 0.0, 0.4, 0.3, 0.0, 0.6, 0.0];
+        // Two solutions, their step labels and the PRM's probabilities.
         let mut v = StepVerdicts::default();
-        v.add(&examples, &probs, 4);
+        v.add(&[true, false], &[0.8, 0.4]);
+        v.add(&[true, true], &[0.3, 0.6]);
         // Correct steps: 0.8 (good), 0.3 (wrong), 0.6 (good); wrong step: 0.4 (wrong).
         assert_eq!(v.correct, (3, 2));
         assert_eq!(v.wrong, (1, 1));
