@@ -70,7 +70,9 @@ fi
 echo "== building the throughput bench" >&2
 BUILT=$(cargo bench --profile "$PROF_BENCH_PROFILE" --features "$PROF_BENCH_FEATURES" --no-run --bench throughput --bench prm_scoring --bench grpo_step \
     --message-format=json)
-exe() { grep "\"name\":\"$1\"" <<<"$BUILT" | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/'; }
+# shellcheck source=benches/cargo_executable.sh
+source "$ROOT/benches/cargo_executable.sh"
+exe() { cargo_executable "$1" <<<"$BUILT"; }
 BIN=$(exe throughput)
 STEP_BIN=$(exe grpo_step)
 [[ -x "$BIN" && -x "$STEP_BIN" ]] || { echo "compare.sh: could not build the benches (run cargo bench --no-run)" >&2; exit 1; }

@@ -33,6 +33,8 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/cargo_executable.sh
+source "$ROOT/benches/cargo_executable.sh"
 BIN=""
 MODEL_DIR=""
 OUT_DIR=${OUT:-/tmp/prof-gpu-bench}
@@ -69,7 +71,7 @@ say() { echo "== $*" | tee -a "$LOG" >&2; }
 if [[ -z "$BIN" ]]; then
     say "building the throughput bench with --features cuda"
     BIN=$(cd "$ROOT" && cargo bench --no-run --features cuda --bench throughput --message-format=json \
-        | grep '"name":"throughput"' | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/')
+        | cargo_executable throughput)
 fi
 [[ -x "$BIN" ]] || { echo "gpu.sh: no executable bench binary (--bin PATH)" >&2; exit 1; }
 BIN=$(realpath "$BIN")

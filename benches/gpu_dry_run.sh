@@ -9,11 +9,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/cargo_executable.sh
+source "$ROOT/benches/cargo_executable.sh"
 BIN=""
 if [[ "${1:-}" == --bin ]]; then BIN=$2; fi
 if [[ -z "$BIN" ]]; then
     BIN=$(cd "$ROOT" && cargo test --bench throughput --no-run --message-format=json 2>/dev/null \
-        | grep '"name":"throughput"' | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/.*:"\(.*\)"/\1/')
+        | cargo_executable throughput)
 fi
 [[ -x "$BIN" ]] || { echo "gpu_dry_run.sh: no throughput bench binary" >&2; exit 1; }
 
