@@ -7,10 +7,10 @@
 #   benches/gpu.sh [--bin PATH] [--model-dir DIR] [--out-dir DIR] [--budget SECONDS]
 #                  [--backend NAME --shape NAME --dtype NAME]
 #
-#   --bin        the throughput bench built with CUDA, e.g. from
-#                `cargo bench --no-run --features cuda --bench throughput` (the GPU machine then needs
-#                neither cargo, Python nor internet); without it the script builds one first, and the
-#                budget starts after the build
+#   --bin        the throughput bench built with CUDA, e.g. from `cargo bench --no-run
+#                --no-default-features --features cuda --bench throughput` (the GPU machine then
+#                needs neither cargo, Python nor internet); without it the script builds that one
+#                first, and the budget starts after the build
 #   --model-dir  the random model, made by the binary when missing (default /tmp/prof-bench-SHAPE)
 #   --out-dir    where gpu.jsonl, gpu.log and gpu-results.md go (default $OUT when set, else
 #                /tmp/prof-gpu-bench)
@@ -20,10 +20,12 @@
 #                machine without a GPU, e.g. `--backend flex --shape tiny --dtype f32` with a stub
 #                `nvidia-smi` on PATH (benches/gpu_dry_run.sh does this)
 #
-# Kernel compilation dominates a first CUDA run, so CubeCL's autotuning runs at its `minimal`
-# level unless CUBECL_AUTOTUNE_LEVEL says otherwise, and compiled kernels (PTX) are kept in
-# $PROF_GPU_KERNEL_CACHE (default /tmp/prof-gpu-kernels), shared by the bench processes and by a
-# rerun on the same machine. The benches run in the output directory beside a cubecl.toml that
+# Kernel compilation dominates a first CUDA run. A bench built without the `autotune` feature
+# (`--no-default-features --features cuda`, as benches/gpu_carry.sh builds it) compiles one kernel
+# per matmul shape instead of timing about ten candidates; with autotuning, it runs at CubeCL's
+# `minimal` level unless CUBECL_AUTOTUNE_LEVEL says otherwise. Compiled kernels (PTX) and autotune
+# results are kept in $PROF_GPU_KERNEL_CACHE (default /tmp/prof-gpu-kernels), shared by the bench
+# processes and by a rerun on the same machine. The benches run in the output directory beside a cubecl.toml that
 # sets this and logs each kernel compiled and each autotune result to gpu.log, between the bench's
 # time-stamped progress lines: a run cut short still shows where its time went.
 #
@@ -51,7 +53,7 @@ while [[ $# -gt 0 ]]; do
         --backend) BACKEND=$2; shift ;;
         --shape) SHAPE=$2; shift ;;
         --dtype) DTYPE=$2; shift ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -69,8 +71,8 @@ TABLE="$OUT_DIR/gpu-results.md"
 say() { echo "== $*" | tee -a "$LOG" >&2; }
 
 if [[ -z "$BIN" ]]; then
-    say "building the throughput bench with --features cuda"
-    BIN=$(cd "$ROOT" && cargo bench --no-run --features cuda --bench throughput --message-format=json \
+    say "building the throughput bench with --features cuda, without autotune"
+    BIN=$(cd "$ROOT" && cargo bench --no-run --no-default-features --features cuda --bench throughput --message-format=json \
         | cargo_executable throughput)
 fi
 [[ -x "$BIN" ]] || { echo "gpu.sh: no executable bench binary (--bin PATH)" >&2; exit 1; }
@@ -82,6 +84,9 @@ mkdir -p "$KERNEL_CACHE"
 cat >"$OUT_DIR/cubecl.toml" <<TOML
 [compilation]
 cache = { file = "$(realpath "$KERNEL_CACHE")" }
+
+[autotune]
+cache = { file = "$(realpath "$KERNEL_CACHE")/autotune" }
 
 [compilation.logger]
 level = "basic"
@@ -111,7 +116,7 @@ TFLOPS=${PEAK_TFLOPS:-$TFLOPS}
 BOUNDS=()
 [[ -n "$TBS" ]] && BOUNDS+=(--hbm-tbs "$TBS")
 [[ -n "$TFLOPS" ]] && BOUNDS+=(--peak-tflops "$TFLOPS")
-say "card: $CARD (driver $DRIVER), HBM ${TBS:-unknown} TB/s, bf16 ${TFLOPS:-unknown} TFLOP/s; autotune level $CUBECL_AUTOTUNE_LEVEL"
+say "card: $CARD (driver $DRIVER), HBM ${TBS:-unknown} TB/s, bf16 ${TFLOPS:-unknown} TFLOP/s"
 
 # Runs one step under what is left of the budget (at most CAP seconds); JSON lines to $JSONL.
 step() { # name cap command...
@@ -150,9 +155,14 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
 {
     FIRST=$(head -1 "$JSONL")
     PARAMS=$(jget parameters "$FIRST")
+    case "$(jget autotune "$(grep -m1 '"autotune"' "$JSONL")")" in
+        true) TUNING="autotune level $CUBECL_AUTOTUNE_LEVEL" ;;
+        false) TUNING="autotune off (built without the autotune feature)" ;;
+        *) TUNING="autotune unknown" ;;
+    esac
     echo "Card: $CARD (driver $DRIVER); bounds: HBM ${TBS:-?} TB/s, dense bf16 ${TFLOPS:-?} TFLOP/s. "
     [[ "$SHAPE" == 1.5b ]] && SHAPE_NAME="Qwen2.5-Math-1.5B shape" || SHAPE_NAME="'$SHAPE' shape"
-    echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(fmt "$PARAMS" 1e-9 3) B parameters; Burn 0.21.0 $BACKEND backend, autotune level $CUBECL_AUTOTUNE_LEVEL, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
+    echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(awk -v p="${PARAMS:-0}" 'BEGIN { if (p >= 1e8) printf "%.3f B", p / 1e9; else printf "%.2f M", p / 1e6 }') parameters; Burn 0.21.0 $BACKEND backend, $TUNING, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
     echo
     echo "| figure | tokens/s | bound tokens/s | fraction of bound |"
     echo "|---|---:|---:|---:|"

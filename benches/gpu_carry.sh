@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The GPU figures and checks on a machine without cargo: build the CUDA throughput bench and the
-# CUDA integration tests where cargo works, carry them (stripped and compressed, about 40 MB)
+# CUDA integration tests where cargo works, carry them (stripped and compressed, about 52 MB)
 # with the checkout, and run them there from the checkout's root.
 #
-#   benches/gpu_carry.sh build           # here: target/gpu-carry/{throughput,integration}.gz
-#   benches/gpu_carry.sh bench [ARGS]    # there: benches/gpu.sh with the carried bench, output in
-#                                        #   $OUT (ARGS go to gpu.sh, e.g. --budget 400)
+#   benches/gpu_carry.sh build           # here: target/gpu-carry/{throughput,throughput-autotune,
+#                                        #   integration}.gz
+#   benches/gpu_carry.sh bench [ARGS]    # there: benches/gpu.sh with the carried bench built
+#                                        #   without autotuning, output in $OUT (ARGS go to gpu.sh,
+#                                        #   e.g. --budget 400)
+#   benches/gpu_carry.sh bench-autotune [ARGS]
+#                                        # there: the same with the bench built with autotuning
 #   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), one
 #                                        #   test at a time, within SECS seconds (default 300)
 #
-# gpu.sh is budgeted to 8 minutes (on a fresh H200 its kernel compilation needed more: see
-# benches/RESULTS.md) and the checks to 5, so a session with 15 device-minutes runs them as two
-# commands, the bench first.
+# gpu.sh is budgeted to 8 minutes and the checks to 5, so a session with 15 device-minutes runs
+# them as two commands, the bench first. With autotuning, gpu.sh's kernel compilation needed more
+# than 8 minutes on a fresh H200 (see benches/RESULTS.md); without it, one kernel is compiled per
+# matmul shape instead of about ten. The integration tests keep the default features (autotuning
+# on), as users run them.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,9 +39,13 @@ unpack() {
 case "${1:-}" in
     build)
         mkdir -p "$CARRY"
-        bench=$(cargo bench --no-run --features cuda --bench throughput --message-format=json | cargo_executable throughput)
-        tests=$(cargo test --no-run --features wgpu,cuda --test integration --message-format=json | cargo_executable integration)
-        for pair in "throughput:$bench" "integration:$tests"; do
+        bench=$(cargo bench --no-run --no-default-features --features cuda --bench throughput \
+            --message-format=json | cargo_executable throughput)
+        tuned=$(cargo bench --no-run --features cuda --bench throughput --message-format=json \
+            | cargo_executable throughput)
+        tests=$(cargo test --no-run --features wgpu,cuda --test integration --message-format=json \
+            | cargo_executable integration)
+        for pair in "throughput:$bench" "throughput-autotune:$tuned" "integration:$tests"; do
             name=${pair%%:*}
             strip -o "$CARRY/$name" "${pair#*:}"
             gzip -9f "$CARRY/$name"
@@ -47,6 +57,10 @@ case "${1:-}" in
         shift
         bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" "$@"
         ;;
+    bench-autotune)
+        shift
+        bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput-autotune)" "$@"
+        ;;
     checks)
         secs=${2:-300}
         out=${OUT:-/tmp}
@@ -54,7 +68,7 @@ case "${1:-}" in
             2>&1 | tee "$out/cuda_checks.log"
         ;;
     *)
-        sed -n '2,14p' "$0"
+        sed -n '2,21p' "$0"
         exit 2
         ;;
 esac

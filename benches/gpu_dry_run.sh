@@ -39,6 +39,8 @@ PATH="$WORK/stub:$PATH" PROF_GPU_KERNEL_CACHE="$WORK/kernels" RAYON_NUM_THREADS=
 TABLE="$WORK/out/gpu-results.md"
 fail() { echo "gpu_dry_run.sh: $*" >&2; cat "$TABLE" "$WORK/out/gpu.log" >&2; exit 1; }
 grep -q '^Card: NVIDIA H200 (stub)' "$TABLE" || fail "no card line"
+grep -Eq '^Model: .* [0-9.]+ M parameters; .*, autotune (level [a-z]+|off \(built without the autotune feature\)),' \
+    "$TABLE" || fail "no model line with its size and autotune state"
 # A figure is a number; a fraction of the bound is a percentage.
 for b in 1 8 32 64; do
     grep -Eq "^\| decode, batch $b \(64-token prompt, 64 new\) \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$" "$TABLE" \

@@ -173,6 +173,8 @@ fn header<B: Backend>(
     m.insert("dtype".into(), json!(torch_dtype_name(dtype)));
     m.insert("parameters".into(), json!(params));
     m.insert("burn".into(), json!("0.21.0"));
+    // Whether the GPU backends time candidate kernels on first use (the `autotune` feature).
+    m.insert("autotune".into(), json!(cfg!(feature = "autotune")));
     m
 }
 
