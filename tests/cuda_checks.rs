@@ -1,6 +1,7 @@
-//! The checks that need an NVIDIA GPU: logits parity on the CUDA backend against the same
-//! transformers fixtures as on flex (f32 within TF32 tolerance, bf16) and a short training run. Built only
-//! with `--features cuda`, and ignored by default: run them on a GPU machine with
+//! The checks that need an NVIDIA GPU: parity on the CUDA backend against the same transformers
+//! fixtures as on flex (logits in f32 within TF32 tolerance and in bf16; padded batches, KV-cache
+//! decoding and greedy generation) and a short training run. Built only with `--features cuda`,
+//! and ignored by default: run them on a GPU machine with
 //! `cargo test --features cuda --test integration cuda_checks -- --ignored`.
 
 #![cfg(feature = "cuda")]
@@ -28,6 +29,28 @@ fn cuda_logits_match_transformers_within_tf32_tolerance() {
         let expected = format!("{model}/logits.json");
         check_logits::<Cuda>(model, &expected, DType::F32, TF32_TOLERANCE, &dev());
     }
+}
+
+/// Padded batches and KV-cache decoding give the unpadded, uncached logits within TF32 tolerance;
+/// greedy continuations equal transformers' where no step's top-2 gap is within twice of it.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_padding_cache_and_greedy_match_transformers() {
+    check_padded::<Cuda>(
+        "tiny-untied",
+        "tiny-untied/padded.json",
+        TF32_TOLERANCE,
+        &dev(),
+    );
+    check_incremental::<Cuda>("tiny-tied", "tiny-tied/logits.json", TF32_TOLERANCE, &dev());
+    // tiny-tied's cases 0 and 2 (top-2 gaps 0.082 and 0.130; case 1's is 0.019).
+    let checked = check_greedy::<Cuda>(
+        "tiny-tied",
+        "tiny-tied/greedy.json",
+        2.0 * TF32_TOLERANCE,
+        &dev(),
+    );
+    assert_eq!(checked, 2);
 }
 
 #[test]

@@ -78,20 +78,33 @@ fn bf16_checkpoint_matches_within_bf16_tolerance() {
 
 #[test]
 fn kv_cache_decoding_matches_full_forward() {
-    check_incremental::<Flex>("tiny-tied", "tiny-tied/logits.json", &dev());
-    check_incremental::<Flex>("tiny-untied", "tiny-untied/logits.json", &dev());
+    check_incremental::<Flex>("tiny-tied", "tiny-tied/logits.json", 1e-4, &dev());
+    check_incremental::<Flex>("tiny-untied", "tiny-untied/logits.json", 1e-4, &dev());
 }
 
 #[test]
 fn padded_batches_match_sequences_alone() {
-    check_padded::<Flex>("tiny-tied", "tiny-tied/padded.json", &dev());
-    check_padded::<Flex>("tiny-untied", "tiny-untied/padded.json", &dev());
+    check_padded::<Flex>("tiny-tied", "tiny-tied/padded.json", 1e-4, &dev());
+    check_padded::<Flex>("tiny-untied", "tiny-untied/padded.json", 1e-4, &dev());
 }
 
 #[test]
 fn greedy_generation_matches_transformers() {
-    check_greedy::<Flex>("tiny-tied", "tiny-tied/greedy.json", &dev());
-    check_greedy::<Flex>("tiny-untied", "tiny-untied/greedy.json", &dev());
+    // Every case: the three prompts alone and the left-padded batch.
+    assert_eq!(
+        check_greedy::<Flex>("tiny-tied", "tiny-tied/greedy.json", 0.0, &dev()),
+        4
+    );
+    assert_eq!(
+        check_greedy::<Flex>("tiny-untied", "tiny-untied/greedy.json", 0.0, &dev()),
+        4
+    );
+    // A margin (as the CUDA check uses) keeps the cases whose top-2 gaps exceed it: tiny-tied's
+    // are 0.082, 0.019 and 0.130.
+    assert_eq!(
+        check_greedy::<Flex>("tiny-tied", "tiny-tied/greedy.json", 0.04, &dev()),
+        2
+    );
 }
 
 #[test]

@@ -34,6 +34,10 @@ fn wgpu_logits_match_transformers() {
         1e-4,
         &dev(),
     );
-    check_padded::<Wgpu>("tiny-untied", "tiny-untied/padded.json", &dev());
-    check_greedy::<Wgpu>("tiny-tied", "tiny-tied/greedy.json", &dev());
+    check_padded::<Wgpu>("tiny-untied", "tiny-untied/padded.json", 1e-4, &dev());
+    check_incremental::<Wgpu>("tiny-tied", "tiny-tied/logits.json", 1e-4, &dev());
+    assert_eq!(
+        check_greedy::<Wgpu>("tiny-tied", "tiny-tied/greedy.json", 0.0, &dev()),
+        4
+    );
 }
