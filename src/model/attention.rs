@@ -137,24 +137,37 @@ mod tests {
     use burn::backend::Flex;
     use burn::tensor::{DType, Distribution, Tolerance};
 
-    /// The folded causal path (two query heads per key/value head) gives what an explicit
-    /// upper-triangle mask gives, alone and after a cached prefix (queries aligned bottom-right).
-    #[test]
-    fn grouped_causal_attention_matches_an_explicit_causal_mask() {
+    /// A one-layer model with two query heads per key/value head (hidden 32, head width 8).
+    fn grouped_layer(seed: u64) -> crate::model::Qwen2ForCausalLm<Flex> {
         let config = Qwen2Config::from_json(
             r#"{"vocab_size": 20, "hidden_size": 32, "intermediate_size": 48,
                 "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
                 "max_position_embeddings": 64}"#,
         )
         .unwrap();
-        let device = Default::default();
-        let lm = random_causal_lm::<Flex>(
-            &config,
-            &RandomInit { seed: 5, std: 0.3 },
+        let init = RandomInit { seed, std: 0.3 };
+        random_causal_lm::<Flex>(&config, &init, DType::F32, &Default::default()).unwrap()
+    }
+
+    /// Rotary tables of [`grouped_layer`] for positions `start..start + len` of every row.
+    fn rotary_tables(batch: usize, start: usize, len: usize) -> RotaryTables<Flex> {
+        let positions = vec![(start..start + len).collect(); batch];
+        RotaryTables::new(
+            &positions,
+            &[4, 2],
+            8,
+            10000.0,
             DType::F32,
-            &device,
+            &Default::default(),
         )
-        .unwrap();
+    }
+
+    /// The folded causal path (two query heads per key/value head) gives what an explicit
+    /// upper-triangle mask gives, alone and after a cached prefix (queries aligned bottom-right).
+    #[test]
+    fn grouped_causal_attention_matches_an_explicit_causal_mask() {
+        let device = Default::default();
+        let lm = grouped_layer(5);
         let attn = &lm.model.layers[0].self_attn;
         let (batch, prefix, seq) = (2, 3, 5);
         let x = Tensor::<Flex, 3>::random(
@@ -162,16 +175,7 @@ mod tests {
             Distribution::Normal(0.0, 1.0),
             &device,
         );
-        let tables = |start: usize, len: usize| {
-            RotaryTables::<Flex>::new(
-                &vec![(start..start + len).collect(); batch],
-                &[4, 2],
-                8,
-                10000.0,
-                DType::F32,
-                &device,
-            )
-        };
+        let tables = |start: usize, len: usize| rotary_tables(batch, start, len);
         let explicit = |queries: usize, keys: usize| {
             let offset = keys - queries;
             let m: Vec<bool> = (0..batch * queries * keys)
@@ -215,5 +219,58 @@ mod tests {
             cached(&AttentionMask::Causal),
             cached(&explicit(seq, prefix + seq)),
         );
+    }
+
+    /// A decoding step (one query against the cached keys) gives the last row of the full
+    /// forward, with a causal mask and with an explicit one that also hides the first key of
+    /// row 1, as left padding would.
+    #[test]
+    fn a_decoding_step_matches_the_full_forward() {
+        let device = Default::default();
+        let lm = grouped_layer(7);
+        let attn = &lm.model.layers[0].self_attn;
+        let (batch, len) = (2, 6);
+        let x =
+            Tensor::<Flex, 3>::random([batch, len, 32], Distribution::Normal(0.0, 1.0), &device);
+        let tables = |start: usize, n: usize| rotary_tables(batch, start, n);
+        // `true` where forbidden: the future, and key 0 of row 1 when `padded`.
+        let mask = |queries: usize, padded: bool| {
+            let offset = len - queries;
+            let m: Vec<bool> = (0..batch * queries * len)
+                .map(|i| {
+                    let (row, query, key) = (i / (queries * len), (i / len) % queries, i % len);
+                    key > query + offset || (padded && row == 1 && key == 0)
+                })
+                .collect();
+            AttentionMask::Explicit(Tensor::from_data(
+                TensorData::new(m, [batch, 1, queries, len]),
+                &device,
+            ))
+        };
+        for padded in [false, true] {
+            let full = attn.forward(x.clone(), &tables(0, len), &mask(len, padded), None);
+            let want = full.narrow(1, len - 1, 1);
+            let mut cache = KvCache::<Flex>::new(1, batch, 2, len, 8, DType::F32, &device);
+            attn.forward(
+                x.clone().narrow(1, 0, len - 1),
+                &tables(0, len - 1),
+                &AttentionMask::Causal,
+                Some((&mut cache, 0)),
+            );
+            cache.advance(len - 1);
+            let step_mask = if padded {
+                mask(1, true)
+            } else {
+                AttentionMask::Causal
+            };
+            let got = attn.forward(
+                x.clone().narrow(1, len - 1, 1),
+                &tables(len - 1, 1),
+                &step_mask,
+                Some((&mut cache, 0)),
+            );
+            got.to_data()
+                .assert_approx_eq::<f32>(&want.to_data(), Tolerance::absolute(1e-6));
+        }
     }
 }
