@@ -25,9 +25,9 @@
 # per matmul shape instead of timing about ten candidates; with autotuning, it runs at CubeCL's
 # `minimal` level unless CUBECL_AUTOTUNE_LEVEL says otherwise. Compiled kernels (PTX) and autotune
 # results are kept in $PROF_GPU_KERNEL_CACHE (default /tmp/prof-gpu-kernels), shared by the bench
-# processes and by a rerun on the same machine. The benches run in the output directory beside a cubecl.toml that
-# sets this and logs each kernel compiled and each autotune result to gpu.log, between the bench's
-# time-stamped progress lines: a run cut short still shows where its time went.
+# processes and by a rerun on the same machine. The benches run in the output directory beside a
+# cubecl.toml that sets this and logs each kernel compiled and each autotune result to gpu.log,
+# between the bench's time-stamped progress lines: a run cut short still shows where its time went.
 #
 # Card limits come from nvidia-smi's name: H100 SXM 3.35 TB/s and 989 TFLOP/s, H100 PCIe 2.0 and
 # 756, H100 NVL 3.9 and 835, H200 4.8 and 989, A100 80GB 2.0 and 312, A100 40GB 1.555 and 312;
