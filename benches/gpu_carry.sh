@@ -26,7 +26,6 @@ cd "$ROOT"
 # shellcheck source=benches/cargo_executable.sh
 source "$ROOT/benches/cargo_executable.sh"
 
-
 # Unpacks a carried binary into a temporary directory and prints its path.
 unpack() {
     local bin

@@ -17,14 +17,14 @@ fn logits_match_transformers_tied_and_untied() {
         "tiny-tied",
         "tiny-tied/logits.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
     check_logits::<Flex>(
         "tiny-untied",
         "tiny-untied/logits.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
 }
@@ -35,14 +35,14 @@ fn both_config_layouts_and_sharded_checkpoints_load_to_the_same_numbers() {
         "tiny-tied-config4",
         "tiny-tied/logits.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
     check_logits::<Flex>(
         "tiny-untied-sharded",
         "tiny-untied/logits.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
 }
@@ -54,7 +54,7 @@ fn bf16_checkpoint_matches_within_bf16_tolerance() {
         "tiny-tied-bf16",
         "tiny-tied-bf16/logits_f32.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
     // Computed in bf16 on both sides: bf16 rounding differs between kernels, so a loose bound.
@@ -78,14 +78,24 @@ fn bf16_checkpoint_matches_within_bf16_tolerance() {
 
 #[test]
 fn kv_cache_decoding_matches_full_forward() {
-    check_incremental::<Flex>("tiny-tied", "tiny-tied/logits.json", 1e-4, &dev());
-    check_incremental::<Flex>("tiny-untied", "tiny-untied/logits.json", 1e-4, &dev());
+    check_incremental::<Flex>("tiny-tied", "tiny-tied/logits.json", F32_TOLERANCE, &dev());
+    check_incremental::<Flex>(
+        "tiny-untied",
+        "tiny-untied/logits.json",
+        F32_TOLERANCE,
+        &dev(),
+    );
 }
 
 #[test]
 fn padded_batches_match_sequences_alone() {
-    check_padded::<Flex>("tiny-tied", "tiny-tied/padded.json", 1e-4, &dev());
-    check_padded::<Flex>("tiny-untied", "tiny-untied/padded.json", 1e-4, &dev());
+    check_padded::<Flex>("tiny-tied", "tiny-tied/padded.json", F32_TOLERANCE, &dev());
+    check_padded::<Flex>(
+        "tiny-untied",
+        "tiny-untied/padded.json",
+        F32_TOLERANCE,
+        &dev(),
+    );
 }
 
 #[test]

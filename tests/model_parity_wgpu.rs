@@ -24,18 +24,23 @@ fn wgpu_logits_match_transformers() {
         "tiny-tied",
         "tiny-tied/logits.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
     check_logits::<Wgpu>(
         "tiny-untied",
         "tiny-untied/logits.json",
         DType::F32,
-        1e-4,
+        F32_TOLERANCE,
         &dev(),
     );
-    check_padded::<Wgpu>("tiny-untied", "tiny-untied/padded.json", 1e-4, &dev());
-    check_incremental::<Wgpu>("tiny-tied", "tiny-tied/logits.json", 1e-4, &dev());
+    check_padded::<Wgpu>(
+        "tiny-untied",
+        "tiny-untied/padded.json",
+        F32_TOLERANCE,
+        &dev(),
+    );
+    check_incremental::<Wgpu>("tiny-tied", "tiny-tied/logits.json", F32_TOLERANCE, &dev());
     assert_eq!(
         check_greedy::<Wgpu>("tiny-tied", "tiny-tied/greedy.json", 0.0, &dev()),
         4

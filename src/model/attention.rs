@@ -162,6 +162,28 @@ mod tests {
         )
     }
 
+    /// An explicit mask `[batch, 1, queries, keys]`, `true` where attention is forbidden: the keys
+    /// after each query (queries aligned bottom-right) and, with `hidden = Some((row, key))`,
+    /// that key of that row, as left padding would hide it.
+    fn explicit_mask(
+        batch: usize,
+        queries: usize,
+        keys: usize,
+        hidden: Option<(usize, usize)>,
+    ) -> AttentionMask<Flex> {
+        let offset = keys - queries;
+        let m: Vec<bool> = (0..batch * queries * keys)
+            .map(|i| {
+                let (row, query, key) = (i / (queries * keys), (i / keys) % queries, i % keys);
+                key > query + offset || hidden == Some((row, key))
+            })
+            .collect();
+        AttentionMask::Explicit(Tensor::from_data(
+            TensorData::new(m, [batch, 1, queries, keys]),
+            &Default::default(),
+        ))
+    }
+
     /// The folded causal path (two query heads per key/value head) gives what an explicit
     /// upper-triangle mask gives, alone and after a cached prefix (queries aligned bottom-right).
     #[test]
@@ -176,16 +198,7 @@ mod tests {
             &device,
         );
         let tables = |start: usize, len: usize| rotary_tables(batch, start, len);
-        let explicit = |queries: usize, keys: usize| {
-            let offset = keys - queries;
-            let m: Vec<bool> = (0..batch * queries * keys)
-                .map(|i| (i % keys) > (i / keys) % queries + offset)
-                .collect();
-            AttentionMask::Explicit(Tensor::from_data(
-                TensorData::new(m, [batch, 1, queries, keys]),
-                &device,
-            ))
-        };
+        let explicit = |queries: usize, keys: usize| explicit_mask(batch, queries, keys, None);
         let close = |a: Tensor<Flex, 3>, b: Tensor<Flex, 3>| {
             a.to_data()
                 .assert_approx_eq::<f32>(&b.to_data(), Tolerance::absolute(1e-6))
@@ -233,19 +246,9 @@ mod tests {
         let x =
             Tensor::<Flex, 3>::random([batch, len, 32], Distribution::Normal(0.0, 1.0), &device);
         let tables = |start: usize, n: usize| rotary_tables(batch, start, n);
-        // `true` where forbidden: the future, and key 0 of row 1 when `padded`.
+        // Key 0 of row 1 hidden when `padded`.
         let mask = |queries: usize, padded: bool| {
-            let offset = len - queries;
-            let m: Vec<bool> = (0..batch * queries * len)
-                .map(|i| {
-                    let (row, query, key) = (i / (queries * len), (i / len) % queries, i % len);
-                    key > query + offset || (padded && row == 1 && key == 0)
-                })
-                .collect();
-            AttentionMask::Explicit(Tensor::from_data(
-                TensorData::new(m, [batch, 1, queries, len]),
-                &device,
-            ))
+            explicit_mask(batch, queries, len, padded.then_some((1, 0)))
         };
         for padded in [false, true] {
             let full = attn.forward(x.clone(), &tables(0, len), &mask(len, padded), None);

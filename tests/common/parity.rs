@@ -8,6 +8,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{f32s, fixtures, max_abs_diff, read_json, u32s};
 
+/// Largest logit difference allowed where both sides compute in f32 without TF32 (the CPU, wgpu).
+pub const F32_TOLERANCE: f32 = 1e-4;
+
 /// Loads a fixture model computing in `dtype`.
 pub fn load<B: Backend>(name: &str, dtype: DType, device: &B::Device) -> Qwen2ForCausalLm<B> {
     let dir = fixtures().join("models").join(name);
