@@ -4,13 +4,16 @@
 # weight is read once per decoding step) and training tokens/s against the bf16 FLOP bound
 # (6 · parameters FLOPs per token). With a prebuilt binary the whole script ends within the budget.
 #
-#   benches/gpu.sh [--bin PATH] [--model-dir DIR] [--out-dir DIR] [--budget SECONDS]
-#                  [--backend NAME --shape NAME --dtype NAME]
+#   benches/gpu.sh [--bin PATH] [--fallback-bin PATH] [--model-dir DIR] [--out-dir DIR]
+#                  [--budget SECONDS] [--backend NAME --shape NAME --dtype NAME]
 #
 #   --bin        the throughput bench built with CUDA, e.g. from `cargo bench --no-run
 #                --no-default-features --features cuda --bench throughput` (the GPU machine then
 #                needs neither cargo, Python nor internet); without it the script builds that one
 #                first, and the budget starts after the build
+#   --fallback-bin the same bench built with autotuning: when a step's bench panics (exit status
+#                101, e.g. a matmul that CubeCL's untuned `Auto` strategy cannot set up), that step
+#                is rerun with it, and so are the steps after it; the table marks their rows
 #   --model-dir  the random model, made by the binary when missing (default /tmp/prof-bench-SHAPE)
 #   --out-dir    where gpu.jsonl, gpu.log and gpu-results.md go (default $OUT when set, else
 #                /tmp/prof-gpu-bench)
@@ -38,6 +41,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=benches/cargo_executable.sh
 source "$ROOT/benches/cargo_executable.sh"
 BIN=""
+FALLBACK_BIN=""
+CRASHED=""
 MODEL_DIR=""
 OUT_DIR=${OUT:-/tmp/prof-gpu-bench}
 BUDGET=470
@@ -47,13 +52,14 @@ DTYPE=bf16
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN=$2; shift ;;
+        --fallback-bin) FALLBACK_BIN=$2; shift ;;
         --model-dir) MODEL_DIR=$2; shift ;;
         --out-dir) OUT_DIR=$2; shift ;;
         --budget) BUDGET=$2; shift ;;
         --backend) BACKEND=$2; shift ;;
         --shape) SHAPE=$2; shift ;;
         --dtype) DTYPE=$2; shift ;;
-        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -77,6 +83,10 @@ if [[ -z "$BIN" ]]; then
 fi
 [[ -x "$BIN" ]] || { echo "gpu.sh: no executable bench binary (--bin PATH)" >&2; exit 1; }
 BIN=$(realpath "$BIN")
+if [[ -n "$FALLBACK_BIN" ]]; then
+    [[ -x "$FALLBACK_BIN" ]] || { echo "gpu.sh: --fallback-bin $FALLBACK_BIN is not executable" >&2; exit 1; }
+    FALLBACK_BIN=$(realpath "$FALLBACK_BIN")
+fi
 SECONDS=0
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
 KERNEL_CACHE=${PROF_GPU_KERNEL_CACHE:-/tmp/prof-gpu-kernels}
@@ -118,9 +128,12 @@ BOUNDS=()
 [[ -n "$TFLOPS" ]] && BOUNDS+=(--peak-tflops "$TFLOPS")
 say "card: $CARD (driver $DRIVER), HBM ${TBS:-unknown} TB/s, bf16 ${TFLOPS:-unknown} TFLOP/s"
 
-# Runs one step under what is left of the budget (at most CAP seconds); JSON lines to $JSONL.
-step() { # name cap command...
-    local name=$1 cap=$2 left rc
+# Runs the bench with one step's arguments under what is left of the budget (at most CAP
+# seconds); JSON lines to $JSONL. When the bench crashes (a panic's status 101 or an abort's 134)
+# and a fallback is given, the step's lines are dropped and the step is rerun with the fallback,
+# which then also runs the steps after it.
+step() { # name cap args...
+    local name=$1 cap=$2 left rc lines
     shift 2
     left=$((BUDGET - SECONDS - 10))
     ((left < cap)) && cap=$left
@@ -129,24 +142,33 @@ step() { # name cap command...
         return 1
     fi
     say "$name (at most ${cap}s)"
-    timeout --kill-after=5 "$cap" "$@" >>"$JSONL" 2>>"$LOG"
+    lines=$(wc -l <"$JSONL")
+    timeout --kill-after=5 "$cap" "$BIN" "$@" >>"$JSONL" 2>>"$LOG"
     rc=$?
+    if ((rc == 101 || rc == 134)) && [[ -n "$FALLBACK_BIN" && "$BIN" != "$FALLBACK_BIN" ]]; then
+        say "$name: the bench crashed with status $rc (see $LOG); from here on the fallback runs"
+        CRASHED=$name
+        sed -i "$((lines + 1)),\$d" "$JSONL"
+        BIN=$FALLBACK_BIN
+        step "$name" "$cap" "$@"
+        return
+    fi
     ((rc == 0)) || say "$name: failed with status $rc (see $LOG)"
     return $rc
 }
 
 if [[ ! -f "$MODEL_DIR/config.json" ]]; then
     step "making the random $SHAPE model in $MODEL_DIR" 170 \
-        "$BIN" --make-random-model "$MODEL_DIR" --shape "$SHAPE" --dtype "$DTYPE" \
+        --make-random-model "$MODEL_DIR" --shape "$SHAPE" --dtype "$DTYPE" \
         || { rm -rf "$MODEL_DIR"; exit 1; }
 fi
 
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
-step "decode, batch 1/8/32/64" 170 "$BIN" "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
+step "decode, batch 1/8/32/64" 170 "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
     --prompt-len 64 --new-tokens 64
-step "training step, [8, 512]" 110 "$BIN" "${COMMON[@]}" --mode train --batch 8 \
+step "training step, [8, 512]" 110 "${COMMON[@]}" --mode train --batch 8 \
     --prompt-len 256 --new-tokens 256
-step "prefill and log-prob forward, batch 8" 90 "$BIN" "${COMMON[@]}" --mode prefill,logprob --batch 8 \
+step "prefill and log-prob forward, batch 8" 90 "${COMMON[@]}" --mode prefill,logprob --batch 8 \
     --prompt-len 512 --new-tokens 512
 
 # The table, from the JSON lines (no Python needed).
@@ -155,11 +177,19 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
 {
     FIRST=$(head -1 "$JSONL")
     PARAMS=$(jget parameters "$FIRST")
-    case "$(jget autotune "$(grep -m1 '"autotune"' "$JSONL")")" in
-        true) TUNING="autotune level $CUBECL_AUTOTUNE_LEVEL" ;;
-        false) TUNING="autotune off (built without the autotune feature)" ;;
+    # Rows carry the autotune state of the build that measured them: both states appear when the
+    # build without autotuning crashed and the fallback took over; its rows are then marked.
+    MIXED=""
+    case "$(grep -o '"autotune":[a-z]*' "$JSONL" | sort -u | tr '\n' ' ')" in
+        '"autotune":true ') TUNING="autotune level $CUBECL_AUTOTUNE_LEVEL" ;;
+        '"autotune":false ') TUNING="autotune off (built without the autotune feature)" ;;
+        '"autotune":false "autotune":true ')
+            MIXED=" (autotuned)"
+            TUNING="autotune off (built without the autotune feature) except in rows marked$MIXED, measured at autotune level $CUBECL_AUTOTUNE_LEVEL"
+            ;;
         *) TUNING="autotune unknown" ;;
     esac
+    [[ -n "$CRASHED" ]] && TUNING+=" (the primary bench crashed in the step '$CRASHED' and the fallback ran from there on, see gpu.log)"
     echo "Card: $CARD (driver $DRIVER); bounds: HBM ${TBS:-?} TB/s, dense bf16 ${TFLOPS:-?} TFLOP/s. "
     [[ "$SHAPE" == 1.5b ]] && SHAPE_NAME="Qwen2.5-Math-1.5B shape" || SHAPE_NAME="'$SHAPE' shape"
     echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(awk -v p="${PARAMS:-0}" 'BEGIN { if (p >= 1e8) printf "%.3f B", p / 1e9; else printf "%.2f M", p / 1e6 }') parameters; Burn 0.21.0 $BACKEND backend, $TUNING, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
@@ -169,17 +199,19 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
     while IFS= read -r line; do
         [[ "$line" == "{"* ]] || continue
         b=$(jget batch "$line")
+        mark=""
+        [[ "$(jget autotune "$line")" == true ]] && mark=$MIXED
         if [[ -n "$(jget decode_tokens_per_s "$line")" ]]; then
-            echo "| decode, batch $b (64-token prompt, 64 new) | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% |"
+            echo "| decode, batch $b (64-token prompt, 64 new)$mark | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% |"
         fi
         if [[ -n "$(jget train_tokens_per_s "$line")" ]]; then
-            echo "| training step (log-prob forward, backward, AdamW), [$b, $(jget train_seq_len "$line")] | $(fmt "$(jget train_tokens_per_s "$line")") | $(fmt "$(jget train_bound_tokens_per_s "$line")") | $(fmt "$(jget train_fraction_of_bound "$line")" 100 1)% |"
+            echo "| training step (log-prob forward, backward, AdamW), [$b, $(jget train_seq_len "$line")]$mark | $(fmt "$(jget train_tokens_per_s "$line")") | $(fmt "$(jget train_bound_tokens_per_s "$line")") | $(fmt "$(jget train_fraction_of_bound "$line")" 100 1)% |"
         fi
         if [[ -n "$(jget prefill_tokens_per_s "$line")" ]]; then
-            echo "| prefill, [$b, $(jget prompt_len "$line")] | $(fmt "$(jget prefill_tokens_per_s "$line")") | | |"
+            echo "| prefill, [$b, $(jget prompt_len "$line")]$mark | $(fmt "$(jget prefill_tokens_per_s "$line")") | | |"
         fi
         if [[ -n "$(jget logprob_tokens_per_s "$line")" ]]; then
-            echo "| log-prob forward, [$b, $(jget logprob_seq_len "$line")] | $(fmt "$(jget logprob_tokens_per_s "$line")") | | |"
+            echo "| log-prob forward, [$b, $(jget logprob_seq_len "$line")]$mark | $(fmt "$(jget logprob_tokens_per_s "$line")") | | |"
         fi
     done <"$JSONL"
 } >"$TABLE"

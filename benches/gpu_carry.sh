@@ -6,12 +6,14 @@
 #   benches/gpu_carry.sh build           # here: target/gpu-carry/{throughput,throughput-autotune,
 #                                        #   integration}.gz
 #   benches/gpu_carry.sh bench [ARGS]    # there: benches/gpu.sh with the carried bench built
-#                                        #   without autotuning, output in $OUT (ARGS go to gpu.sh,
-#                                        #   e.g. --budget 400)
+#                                        #   without autotuning, and the one built with it as the
+#                                        #   fallback should the first crash; output in $OUT (ARGS
+#                                        #   go to gpu.sh, e.g. --budget 400)
 #   benches/gpu_carry.sh bench-autotune [ARGS]
-#                                        # there: the same with the bench built with autotuning
+#                                        # there: gpu.sh with the bench built with autotuning
 #   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), one
-#                                        #   test at a time, within SECS seconds (default 300)
+#                                        #   test at a time, within SECS seconds (default 300),
+#                                        #   compiled kernels kept where gpu.sh keeps its own
 #
 # gpu.sh is budgeted to 8 minutes and the checks to 5, so a session with 15 device-minutes runs
 # them as two commands, the bench first. With autotuning, gpu.sh's kernel compilation needed more
@@ -54,7 +56,8 @@ case "${1:-}" in
         ;;
     bench)
         shift
-        bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" "$@"
+        bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" \
+            --fallback-bin "$(unpack throughput-autotune)" "$@"
         ;;
     bench-autotune)
         shift
@@ -63,11 +66,21 @@ case "${1:-}" in
     checks)
         secs=${2:-300}
         out=${OUT:-/tmp}
+        # CubeCL reads cubecl.toml from the working directory (the tests need the checkout's root):
+        # an on-disk kernel cache makes a rerun skip NVRTC, and the log shows where time goes.
+        if [[ ! -e cubecl.toml ]]; then
+            cache=$(realpath -m "${PROF_GPU_KERNEL_CACHE:-/tmp/prof-gpu-kernels}")
+            mkdir -p "$cache"
+            trap 'rm -f "$ROOT/cubecl.toml"' EXIT
+            printf '%s\n' "[compilation]" "cache = { file = \"$cache\" }" \
+                "[compilation.logger]" 'level = "basic"' "stderr = true" \
+                "[autotune]" "cache = { file = \"$cache/autotune\" }" >cubecl.toml
+        fi
         timeout --kill-after=5 "$secs" "$(unpack integration)" cuda_checks --ignored --test-threads 1 \
             2>&1 | tee "$out/cuda_checks.log"
         ;;
     *)
-        sed -n '2,21p' "$0"
+        sed -n '2,23p' "$0"
         exit 2
         ;;
 esac

@@ -3,7 +3,11 @@
 # three timed steps under the budget, the table) on the CPU backend with the bench's tiny shape in
 # f32, a stub `nvidia-smi` naming an H200, and the throughput bench built with the test profile.
 # It fails unless every row of the table is there with its figure and, where the script gives
-# one, its fraction of the card's bound.
+# one, its fraction of the card's bound. A second run gives the script a primary bench that
+# reports itself as built without autotuning and crashes in the training step after a first line
+# of output, with the real bench as `--fallback-bin`: the table must then have every row once,
+# the decode rows unmarked and the rows from the training step on marked as autotuned, and name
+# the step of the crash.
 #
 #   benches/gpu_dry_run.sh [--bin PATH]
 set -euo pipefail
@@ -32,23 +36,54 @@ esac
 STUB
 chmod +x "$WORK/stub/nvidia-smi"
 
-PATH="$WORK/stub:$PATH" PROF_GPU_KERNEL_CACHE="$WORK/kernels" RAYON_NUM_THREADS=2 \
-    bash "$ROOT/benches/gpu.sh" --bin "$BIN" --backend flex --shape tiny --dtype f32 \
-    --model-dir "$WORK/model" --out-dir "$WORK/out" --budget 400 >"$WORK/stdout"
+# The primary bench of the second run: the real one, reporting no autotuning, that crashes in
+# the training step after its first line.
+cat >"$WORK/stub/crashing-bench" <<STUB
+#!/usr/bin/env bash
+if [[ " \$* " == *" train "* ]]; then
+    "$BIN" "\$@" | head -1 | sed 's/"autotune":true/"autotune":false/'
+    echo "thread 'main' panicked at a stub: the crash the fallback takes over from" >&2
+    exit 101
+fi
+"$BIN" "\$@" | sed 's/"autotune":true/"autotune":false/'
+STUB
+chmod +x "$WORK/stub/crashing-bench"
 
-TABLE="$WORK/out/gpu-results.md"
-fail() { echo "gpu_dry_run.sh: $*" >&2; cat "$TABLE" "$WORK/out/gpu.log" >&2; exit 1; }
-grep -q '^Card: NVIDIA H200 (stub)' "$TABLE" || fail "no card line"
-grep -Eq '^Model: .* [0-9.]+ M parameters; .*, autotune (level [a-z]+|off \(built without the autotune feature\)),' \
-    "$TABLE" || fail "no model line with its size and autotune state"
-# A figure is a number; a fraction of the bound is a percentage.
-for b in 1 8 32 64; do
-    grep -Eq "^\| decode, batch $b \(64-token prompt, 64 new\) \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$" "$TABLE" \
-        || fail "no decode row for batch $b"
-done
-grep -Eq '^\| training step \(log-prob forward, backward, AdamW\), \[8, 512\] \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$' "$TABLE" \
-    || fail "no training row"
-grep -Eq '^\| prefill, \[8, 512\] \| [0-9]+ \| \| \|$' "$TABLE" || fail "no prefill row"
-grep -Eq '^\| log-prob forward, \[8, 1024\] \| [0-9]+ \| \| \|$' "$TABLE" || fail "no log-prob row"
-cat "$TABLE"
+# run NAME ARGS...: gpu.sh on flex with the tiny shape; its table in $WORK/NAME/gpu-results.md.
+run() {
+    local name=$1
+    shift
+    PATH="$WORK/stub:$PATH" PROF_GPU_KERNEL_CACHE="$WORK/kernels" RAYON_NUM_THREADS=2 \
+        bash "$ROOT/benches/gpu.sh" "$@" --backend flex --shape tiny --dtype f32 \
+        --model-dir "$WORK/model" --out-dir "$WORK/$name" --budget 400 >"$WORK/$name.stdout"
+}
+
+# check NAME TUNING MARK_DECODE MARK_REST: every row once, with its figure (a number), its
+# fraction of the bound (a percentage) where there is one, and the given marks.
+check() {
+    local table="$WORK/$1/gpu-results.md" tuning=$2 md=$3 mr=$4
+    fail() { echo "gpu_dry_run.sh ($1 run): $2" >&2; cat "$table" "$WORK/$1/gpu.log" >&2; exit 1; }
+    grep -q '^Card: NVIDIA H200 (stub)' "$table" || fail "$1" "no card line"
+    grep -Eq "^Model: .* [0-9.]+ M parameters; .*, $tuning, " "$table" \
+        || fail "$1" "no model line with its size and autotune state"
+    row() { [[ $(grep -Ec "$1" "$table") == 1 ]] || fail "$2" "not exactly one row for $3"; }
+    for b in 1 8 32 64; do
+        row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$" "$1" "decode batch $b"
+    done
+    row "^\| training step \(log-prob forward, backward, AdamW\), \[8, 512\]$mr \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$" "$1" training
+    row "^\| prefill, \[8, 512\]$mr \| [0-9]+ \| \| \|$" "$1" prefill
+    row "^\| log-prob forward, \[8, 1024\]$mr \| [0-9]+ \| \| \|$" "$1" "log-prob"
+    [[ $(grep -c "^| [a-z]" "$table") == 8 ]] || fail "$1" "rows beyond the header and the seven expected"
+    cat "$table"
+}
+
+run plain --bin "$BIN"
+check plain 'autotune (level [a-z]+|off \(built without the autotune feature\))' "" ""
 echo "gpu_dry_run.sh: the table is complete"
+
+run fallback --bin "$WORK/stub/crashing-bench" --fallback-bin "$BIN"
+grep -q "training step, \[8, 512\]: the bench crashed with status 101" "$WORK/fallback/gpu.log" \
+    || { echo "gpu_dry_run.sh: the crash is not logged" >&2; exit 1; }
+check fallback "autotune off \\(built without the autotune feature\\) except in rows marked \\(autotuned\\), measured at autotune level [a-z]+ \\(the primary bench crashed in the step 'training step, \\[8, 512\\]' and the fallback ran from there on, see gpu.log\\)" \
+    "" " \\(autotuned\\)"
+echo "gpu_dry_run.sh: after a crash the table is complete, the fallback's rows marked"
