@@ -32,10 +32,16 @@
 # cubecl.toml that sets this and logs each kernel compiled and each autotune result to gpu.log,
 # between the bench's time-stamped progress lines: a run cut short still shows where its time went.
 #
+# While the benches run, nvidia-smi samples the GPU's utilization (the share of time a kernel was
+# running) every 100 ms into gpu-utilization.csv; the table's "GPU busy" column is the mean of the
+# samples taken during each figure's timed runs (spans the bench reports in its JSON), with their
+# count: far below 100% at a low fraction of the bound means the host, not the GPU, sets the pace.
+#
 # Card limits come from nvidia-smi's name: H100 SXM 3.35 TB/s and 989 TFLOP/s, H100 PCIe 2.0 and
 # 756, H100 NVL 3.9 and 835, H200 4.8 and 989, A100 80GB 2.0 and 312, A100 40GB 1.555 and 312;
 # HBM_TBS and PEAK_TFLOPS in the environment override them.
 set -uo pipefail
+export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=benches/cargo_executable.sh
@@ -59,7 +65,7 @@ while [[ $# -gt 0 ]]; do
         --backend) BACKEND=$2; shift ;;
         --shape) SHAPE=$2; shift ;;
         --dtype) DTYPE=$2; shift ;;
-        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -163,6 +169,13 @@ if [[ ! -f "$MODEL_DIR/config.json" ]]; then
         || { rm -rf "$MODEL_DIR"; exit 1; }
 fi
 
+# The utilization samples, stamped with UNIX time; the monitor stops with the script.
+UTIL="$OUT_DIR/gpu-utilization.csv"
+nvidia-smi -i 0 --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 2>/dev/null \
+    | while IFS= read -r busy; do echo "$EPOCHREALTIME,$busy"; done >"$UTIL" &
+MONITOR=$!
+trap 'kill "$MONITOR" 2>/dev/null' EXIT
+
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
 step "decode, batch 1/8/32/64" 170 "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
     --prompt-len 64 --new-tokens 64
@@ -173,6 +186,13 @@ step "prefill and log-prob forward, batch 8" 90 "${COMMON[@]}" --mode prefill,lo
 
 # The table, from the JSON lines (no Python needed).
 jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
+# The mean of the utilization samples within the spans "start:end ..." and their count, or "—"
+# when fewer than 3 fell there.
+busy() {
+    awk -F, -v spans="$1" 'BEGIN { n = split(spans, sp, " "); for (i = 1; i <= n; i++) { split(sp[i], t, ":"); s[i] = t[1]; e[i] = t[2] } }
+        { for (i = 1; i <= n; i++) if ($1 >= s[i] && $1 <= e[i]) { sum += $2; k++; break } }
+        END { if (k >= 3) printf "%.0f%% (%d)", sum / k, k; else printf "—" }' "$UTIL"
+}
 fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { printf "%.*f", d, x * s }' || echo "—"; }
 {
     FIRST=$(head -1 "$JSONL")
@@ -194,24 +214,24 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
     [[ "$SHAPE" == 1.5b ]] && SHAPE_NAME="Qwen2.5-Math-1.5B shape" || SHAPE_NAME="'$SHAPE' shape"
     echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(awk -v p="${PARAMS:-0}" 'BEGIN { if (p >= 1e8) printf "%.3f B", p / 1e9; else printf "%.2f M", p / 1e6 }') parameters; Burn 0.21.0 $BACKEND backend, $TUNING, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
     echo
-    echo "| figure | tokens/s | bound tokens/s | fraction of bound |"
-    echo "|---|---:|---:|---:|"
+    echo "| figure | tokens/s | bound tokens/s | fraction of bound | GPU busy (samples) |"
+    echo "|---|---:|---:|---:|---:|"
     while IFS= read -r line; do
         [[ "$line" == "{"* ]] || continue
         b=$(jget batch "$line")
         mark=""
         [[ "$(jget autotune "$line")" == true ]] && mark=$MIXED
         if [[ -n "$(jget decode_tokens_per_s "$line")" ]]; then
-            echo "| decode, batch $b (64-token prompt, 64 new)$mark | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% |"
+            echo "| decode, batch $b (64-token prompt, 64 new)$mark | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% | $(busy "$(jget decode_windows "$line")") |"
         fi
         if [[ -n "$(jget train_tokens_per_s "$line")" ]]; then
-            echo "| training step (log-prob forward, backward, AdamW), [$b, $(jget train_seq_len "$line")]$mark | $(fmt "$(jget train_tokens_per_s "$line")") | $(fmt "$(jget train_bound_tokens_per_s "$line")") | $(fmt "$(jget train_fraction_of_bound "$line")" 100 1)% |"
+            echo "| training step (log-prob forward, backward, AdamW), [$b, $(jget train_seq_len "$line")]$mark | $(fmt "$(jget train_tokens_per_s "$line")") | $(fmt "$(jget train_bound_tokens_per_s "$line")") | $(fmt "$(jget train_fraction_of_bound "$line")" 100 1)% | $(busy "$(jget train_windows "$line")") |"
         fi
         if [[ -n "$(jget prefill_tokens_per_s "$line")" ]]; then
-            echo "| prefill, [$b, $(jget prompt_len "$line")]$mark | $(fmt "$(jget prefill_tokens_per_s "$line")") | | |"
+            echo "| prefill, [$b, $(jget prompt_len "$line")]$mark | $(fmt "$(jget prefill_tokens_per_s "$line")") | | | $(busy "$(jget prefill_windows "$line")") |"
         fi
         if [[ -n "$(jget logprob_tokens_per_s "$line")" ]]; then
-            echo "| log-prob forward, [$b, $(jget logprob_seq_len "$line")]$mark | $(fmt "$(jget logprob_tokens_per_s "$line")") | | |"
+            echo "| log-prob forward, [$b, $(jget logprob_seq_len "$line")]$mark | $(fmt "$(jget logprob_tokens_per_s "$line")") | | | $(busy "$(jget logprob_windows "$line")") |"
         fi
     done <"$JSONL"
 } >"$TABLE"

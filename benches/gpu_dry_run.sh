@@ -31,6 +31,7 @@ cat >"$WORK/stub/nvidia-smi" <<'STUB'
 case "$*" in
     *name*) echo "NVIDIA H200 (stub)" ;;
     *driver_version*) echo "0.0 (stub)" ;;
+    *utilization*) while echo 37; do sleep 0.05; done ;;
     *) exit 1 ;;
 esac
 STUB
@@ -59,20 +60,23 @@ run() {
 }
 
 # check NAME TUNING MARK_DECODE MARK_REST: every row once, with its figure (a number), its
-# fraction of the bound (a percentage) where there is one, and the given marks.
+# fraction of the bound (a percentage) where there is one, its GPU busy share (the stub's 37%
+# where at least 3 samples fell in the runs: always for the training step's, which take most of
+# a second here), and the given marks.
 check() {
     local table="$WORK/$1/gpu-results.md" tuning=$2 md=$3 mr=$4
+    local busy='(37% \([0-9]+\)|—)'
     fail() { echo "gpu_dry_run.sh ($1 run): $2" >&2; cat "$table" "$WORK/$1/gpu.log" >&2; exit 1; }
     grep -q '^Card: NVIDIA H200 (stub)' "$table" || fail "$1" "no card line"
     grep -Eq "^Model: .* [0-9.]+ M parameters; .*, $tuning, " "$table" \
         || fail "$1" "no model line with its size and autotune state"
     row() { [[ $(grep -Ec "$1" "$table") == 1 ]] || fail "$2" "not exactly one row for $3"; }
     for b in 1 8 32 64; do
-        row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$" "$1" "decode batch $b"
+        row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| $busy \|$" "$1" "decode batch $b"
     done
-    row "^\| training step \(log-prob forward, backward, AdamW\), \[8, 512\]$mr \| [0-9]+ \| [0-9]+ \| [0-9.]+% \|$" "$1" training
-    row "^\| prefill, \[8, 512\]$mr \| [0-9]+ \| \| \|$" "$1" prefill
-    row "^\| log-prob forward, \[8, 1024\]$mr \| [0-9]+ \| \| \|$" "$1" "log-prob"
+    row "^\| training step \(log-prob forward, backward, AdamW\), \[8, 512\]$mr \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| 37% \([0-9]+\) \|$" "$1" training
+    row "^\| prefill, \[8, 512\]$mr \| [0-9]+ \| \| \| $busy \|$" "$1" prefill
+    row "^\| log-prob forward, \[8, 1024\]$mr \| [0-9]+ \| \| \| $busy \|$" "$1" "log-prob"
     [[ $(grep -c "^| [a-z]" "$table") == 8 ]] || fail "$1" "rows beyond the header and the seven expected"
     cat "$table"
 }

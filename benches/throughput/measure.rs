@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// One workload's size.
 #[derive(Debug, Clone, Copy)]
@@ -80,11 +80,48 @@ fn progress(what: &str, w: &Workload, run: &str, secs: f64) {
     note(&format!("{what} batch {}: {run} {secs:.3} s", w.batch));
 }
 
+/// A point in time as UNIX seconds, from an [`Instant`] and a clock reading taken together.
+#[derive(Clone, Copy)]
+struct WallClock {
+    instant: Instant,
+    unix: f64,
+}
+
+impl WallClock {
+    fn now() -> Self {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Self {
+            instant: Instant::now(),
+            unix,
+        }
+    }
+
+    /// `at` in UNIX seconds.
+    fn unix_at(&self, at: Instant) -> f64 {
+        self.unix + at.saturating_duration_since(self.instant).as_secs_f64()
+    }
+}
+
+/// Records the timed runs' spans as `"<what>_windows": "start:end start:end"` (UNIX seconds), so
+/// that a monitor sampling the device meanwhile (`benches/gpu.sh`) can tell which samples fall
+/// in which figure's runs.
+fn insert_windows(out: &mut Map<String, Value>, what: &str, windows: &[(f64, f64)]) {
+    let spans: Vec<String> = windows
+        .iter()
+        .map(|(start, end)| format!("{start:.3}:{end:.3}"))
+        .collect();
+    out.insert(format!("{what}_windows"), json!(spans.join(" ")));
+}
+
 /// Runs `run` once untimed, then `repeats` times timed, each ending with `sync`; the median in s.
+/// The timed runs' spans go to `out` (see [`insert_windows`]).
 fn median_secs<B: Backend>(
     device: &B::Device,
     what: &str,
     w: &Workload,
+    out: &mut Map<String, Value>,
     mut run: impl FnMut() -> Result<()>,
 ) -> Result<f64> {
     let start = Instant::now();
@@ -92,13 +129,17 @@ fn median_secs<B: Backend>(
     sync::<B>(device)?;
     progress(what, w, "warm-up", start.elapsed().as_secs_f64());
     let mut times = Vec::with_capacity(w.repeats.max(1));
+    let mut windows = Vec::with_capacity(w.repeats.max(1));
     for i in 0..w.repeats.max(1) {
-        let start = Instant::now();
+        let clock = WallClock::now();
         run()?;
         sync::<B>(device)?;
-        times.push(start.elapsed().as_secs_f64());
+        let end = Instant::now();
+        times.push(end.duration_since(clock.instant).as_secs_f64());
+        windows.push((clock.unix, clock.unix_at(end)));
         progress(what, w, &format!("run {}", i + 1), times[i]);
     }
+    insert_windows(out, what, &windows);
     Ok(median(times))
 }
 
@@ -115,7 +156,7 @@ pub fn prefill<B: Backend>(
 ) -> Result<()> {
     let device = device_of(lm);
     let prompts = random_ids(lm.vocab_size(), w.batch, w.prompt_len, w.seed);
-    let secs = median_secs::<B>(&device, "prefill", w, || {
+    let secs = median_secs::<B>(&device, "prefill", w, out, || {
         let mut cache = lm.model.new_cache(w.batch, w.prompt_len + w.new_tokens);
         let batch = Batch::left_padded(&prompts, w.pad_id, &device);
         let hidden = lm.model.forward(&batch, Some(&mut cache));
@@ -153,25 +194,25 @@ pub fn decode<B: Backend>(
         pad_id: w.pad_id,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(w.seed);
-    let mut run = || -> Result<(f64, f64)> {
+    // (decoding seconds, generation seconds, the decoding's span in UNIX seconds)
+    let mut run = || -> Result<(f64, f64, (f64, f64))> {
         let mut steps: Vec<Instant> = Vec::with_capacity(w.new_tokens);
-        let start = Instant::now();
+        let clock = WallClock::now();
         let completions = generate(lm, &prompts, &config, &mut rng, |_| {
             steps.push(Instant::now())
         });
-        let total = start.elapsed().as_secs_f64();
+        let total = clock.instant.elapsed().as_secs_f64();
         anyhow::ensure!(
             completions.iter().all(|c| c.ids.len() == w.new_tokens) && steps.len() == w.new_tokens,
             "generation stopped early"
         );
-        let decode = steps[w.new_tokens - 1]
-            .duration_since(steps[0])
-            .as_secs_f64();
-        Ok((decode, total))
+        let (first, last) = (steps[0], steps[w.new_tokens - 1]);
+        let decode = last.duration_since(first).as_secs_f64();
+        Ok((decode, total, (clock.unix_at(first), clock.unix_at(last))))
     };
-    let (_, warm) = run()?;
+    let (_, warm, _) = run()?;
     progress("decode", w, "warm-up generation", warm);
-    let runs: Vec<(f64, f64)> = (0..w.repeats.max(1))
+    let runs: Vec<(f64, f64, (f64, f64))> = (0..w.repeats.max(1))
         .map(|i| {
             let r = run()?;
             progress("decode", w, &format!("run {} decoding", i + 1), r.0);
@@ -180,6 +221,7 @@ pub fn decode<B: Backend>(
         .collect::<Result<_>>()?;
     let decode_s = median(runs.iter().map(|r| r.0).collect());
     let generate_s = median(runs.iter().map(|r| r.1).collect());
+    insert_windows(out, "decode", &runs.iter().map(|r| r.2).collect::<Vec<_>>());
     out.insert("decode_s".into(), json!(decode_s));
     out.insert(
         "decode_tokens_per_s".into(),
@@ -210,7 +252,7 @@ pub fn logprob<B: Backend>(
 ) -> Result<()> {
     let device = device_of(lm);
     let layout = response_batch(lm.vocab_size(), w);
-    let secs = median_secs::<B>(&device, "logprob", w, || {
+    let secs = median_secs::<B>(&device, "logprob", w, out, || {
         let (logp, _) = response_logprobs(lm, &layout, 1.0, w.pad_id, false);
         let _host: Vec<f32> = logp.into_data().to_vec().map_err(|e| anyhow!("{e:?}"))?;
         Ok(())
@@ -237,7 +279,7 @@ pub fn train<B: AutodiffBackend>(
     let layout = response_batch(lm.vocab_size(), w);
     let mut optimizer = FusedAdamWConfig::default().init::<B, Qwen2ForCausalLm<B>>();
     let mut slot = Some(lm);
-    let secs = median_secs::<B>(&device, "train", w, || {
+    let secs = median_secs::<B>(&device, "train", w, out, || {
         let model = slot.take().expect("model present between steps");
         let head = PolicyLogprobs::forward(&model, &layout, 1.0, w.pad_id);
         let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
@@ -290,7 +332,7 @@ pub fn prm<B: Backend>(
         r
     })
     .collect();
-    let secs = median_secs::<B>(&device, "prm", w, || {
+    let secs = median_secs::<B>(&device, "prm", w, out, || {
         let scores = score_ids(&prm, &rows, step_token, w.batch, Padding::Right, w.pad_id);
         std::hint::black_box(scores);
         Ok(())
