@@ -7,11 +7,13 @@
 #   - one full GRPO step of the smoke config (benches/grpo_step.rs against
 #     benches/torch_grpo_step.py on the dumped policy and prompts);
 #   - peak resident memory of the smoke step and of a training step of a Qwen2.5-0.5B-shaped model.
-# Prints a markdown table (figure, ours, PyTorch, ratio) and writes it into benches/RESULTS.md.
+# Prints a markdown table (figure, ours, PyTorch, ratio) and writes it, with the raw JSON lines,
+# into benches/RESULTS.md, and the same machine, date and table, without them, into README.md
+# (each between `<!-- BEGIN compare.sh -->` and `<!-- END compare.sh -->`).
 #
 #   benches/compare.sh [--threads 2] [--repeats 3] [--model-dir /tmp/prof-bench-47m]
 #                      [--python PATH] [--out benches/RESULTS.md] [--profile bench|dev] [--quick]
-#                      [--features LIST]
+#                      [--features LIST] [--readme README.md] [--readme-only]
 #
 #   --python   interpreter with torch + transformers (tests/fixtures/requirements.txt); default
 #              $PROF_BENCH_PYTHON, else /work/venvs/fixtures/bin/python, else python3
@@ -20,6 +22,8 @@
 #              matrix kernels about 2x: use it to iterate, not for the table)
 #   --features cargo features of our bench binaries (e.g. avx512)
 #   --quick    skip the 0.5B memory figure and decode at batch 8/32/64
+#   --readme-only
+#              measure nothing: copy the table recorded in --out into --readme
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +33,8 @@ REPEATS=3
 QUICK=0
 MODEL_05B=/tmp/prof-bench-0.5b
 OUT="$ROOT/benches/RESULTS.md"
+README="$ROOT/README.md"
+README_ONLY=0
 export PROF_BENCH_PROFILE=${PROF_BENCH_PROFILE:-bench}
 export PROF_BENCH_FEATURES=${PROF_BENCH_FEATURES:-}
 PYTHON=${PROF_BENCH_PYTHON:-}
@@ -45,13 +51,35 @@ while [[ $# -gt 0 ]]; do
         --model-dir) MODEL_DIR=$2; shift ;;
         --python) PYTHON=$2; shift ;;
         --out) OUT=$2; shift ;;
+        --readme) README=$2; shift ;;
+        --readme-only) README_ONLY=1 ;;
         --profile) PROF_BENCH_PROFILE=$2; shift ;;
         --features) PROF_BENCH_FEATURES=$2; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
+
+# Copies the block between the compare.sh markers of $OUT, less its raw JSON lines (the
+# <details> element), over the block between the same markers in $README.
+sync_readme() {
+    local begin='<!-- BEGIN compare.sh -->' end='<!-- END compare.sh -->' block
+    grep -qF "$begin" "$README" && grep -qF "$end" "$README" \
+        || { echo "compare.sh: $README has no $begin ... $end block" >&2; exit 1; }
+    block=$(awk -v b="$begin" -v e="$end" '$0 == e { on = 0 } on && /^<details>/ { skip = 1 }
+        on && !skip { print } /^<\/details>/ { skip = 0 } $0 == b { on = 1 }' "$OUT")
+    [[ -n "$block" ]] || { echo "compare.sh: no table between the markers of $OUT" >&2; exit 1; }
+    BLOCK=$block awk -v b="$begin" -v e="$end" '$0 == e { print ENVIRON["BLOCK"]; on = 0 } !on { print }
+        $0 == b { on = 1 }' "$README" >"$README.tmp"
+    mv "$README.tmp" "$README"
+    echo "compare.sh: the table in $README now matches $OUT" >&2
+}
+
+if [[ $README_ONLY == 1 ]]; then
+    sync_readme
+    exit 0
+fi
 
 cd "$ROOT"
 TORCH_REF="$ROOT/benches/torch_reference.py"
@@ -252,3 +280,4 @@ post = rest.split(end, 1)[1] if end in rest else ""
 open(out, "w").write(f"{pre}{begin}\n{text}\n{end}{post}")
 print(f"\nwrote {out}", file=sys.stderr)
 PY
+sync_readme
