@@ -63,6 +63,56 @@ fn grouped_causal_mask<B: Backend>(
     )
 }
 
+/// A batch's [`AttentionMask`] in the form every layer's attention takes it, made once per
+/// forward: with several query heads per key/value head, folded into the query axis (see
+/// [`Attention::forward`]), so that the layers share one folded mask instead of each folding it.
+#[derive(Clone, Debug)]
+pub struct LayerMask<B: Backend> {
+    /// Query heads per key/value head the mask is laid out for.
+    groups: usize,
+    /// Burn's `is_causal` (only with one query head per key/value head and no explicit mask).
+    causal: bool,
+    /// `[batch, 1, groups · queries, keys]`, `true` where attention is forbidden.
+    forbidden: Option<Tensor<B, 4, Bool>>,
+}
+
+impl<B: Backend> LayerMask<B> {
+    /// `mask` for `queries` new tokens of each of `batch` rows attending to `keys` keys (cached
+    /// and new), with `groups` query heads per key/value head.
+    pub fn new(
+        mask: &AttentionMask<B>,
+        batch: usize,
+        groups: usize,
+        queries: usize,
+        keys: usize,
+        device: &B::Device,
+    ) -> Self {
+        let (causal, forbidden) = match mask {
+            // One new token (a decoding step) comes after every key and sees them all.
+            AttentionMask::Causal if queries == 1 => (false, None),
+            AttentionMask::Causal if groups == 1 => (true, None),
+            AttentionMask::Causal => {
+                let m = grouped_causal_mask::<B>(groups, queries, keys, device);
+                (false, Some(m.expand([batch, 1, groups * queries, keys])))
+            }
+            AttentionMask::Explicit(m) if groups == 1 => (false, Some(m.clone())),
+            AttentionMask::Explicit(m) => {
+                let m = m
+                    .clone()
+                    .unsqueeze_dim::<5>(2)
+                    .expand([batch, 1, groups, queries, keys])
+                    .reshape([batch, 1, groups * queries, keys]);
+                (false, Some(m))
+            }
+        };
+        Self {
+            groups,
+            causal,
+            forbidden,
+        }
+    }
+}
+
 /// Burn's attention options: default scale, no soft-capping.
 fn options(is_causal: bool) -> AttentionModuleOptions {
     AttentionModuleOptions {
@@ -78,7 +128,7 @@ impl<B: Backend> Attention<B> {
         &self,
         x: Tensor<B, 3>,
         rotary: &RotaryTables<B>,
-        mask: &AttentionMask<B>,
+        mask: &LayerMask<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let [batch, seq, _] = x.dims();
@@ -96,30 +146,20 @@ impl<B: Backend> Attention<B> {
             None => (k, v),
         };
         let groups = self.num_heads / self.num_kv_heads;
+        assert_eq!(
+            mask.groups, groups,
+            "mask laid out for another head grouping"
+        );
+        let (forbidden, options) = (mask.forbidden.clone(), options(mask.causal));
         let out = if groups == 1 {
-            match mask {
-                AttentionMask::Explicit(m) => {
-                    attention(q, k, v, Some(m.clone()), None, options(false))
-                }
-                AttentionMask::Causal => attention(q, k, v, None, None, options(true)),
-            }
+            attention(q, k, v, forbidden, None, options)
         } else {
             // The query heads that share a key/value head are folded into the query axis, so the
             // (cached) keys and values are read as they are instead of being copied once per
-            // query head; the mask gives each folded row its own query's keys.
+            // query head; the folded mask gives each folded row its own query's keys.
             let [b, _, s, d] = q.dims();
-            let t = k.dims()[2];
-            let m = match mask {
-                AttentionMask::Explicit(m) => m
-                    .clone()
-                    .unsqueeze_dim::<5>(2)
-                    .expand([b, 1, groups, s, t])
-                    .reshape([b, 1, groups * s, t]),
-                AttentionMask::Causal => grouped_causal_mask::<B>(groups, s, t, &k.device())
-                    .expand([b, 1, groups * s, t]),
-            };
             let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
-            attention(q, k, v, Some(m), None, options(false)).reshape([b, self.num_heads, s, d])
+            attention(q, k, v, forbidden, None, options).reshape([b, self.num_heads, s, d])
         };
         let out = out
             .swap_dims(1, 2)
@@ -160,6 +200,21 @@ mod tests {
             DType::F32,
             &Default::default(),
         )
+    }
+
+    /// `attn` on `x`, its mask laid out as a model's forward lays it out for its layers.
+    fn attend(
+        attn: &Attention<Flex>,
+        x: Tensor<Flex, 3>,
+        tables: &RotaryTables<Flex>,
+        mask: &AttentionMask<Flex>,
+        cache: Option<(&mut KvCache<Flex>, usize)>,
+    ) -> Tensor<Flex, 3> {
+        let [batch, queries, _] = x.dims();
+        let keys = cache.as_ref().map_or(0, |(c, _)| c.len()) + queries;
+        let groups = attn.num_heads / attn.num_kv_heads;
+        let mask = LayerMask::new(mask, batch, groups, queries, keys, &x.device());
+        attn.forward(x, tables, &mask, cache)
     }
 
     /// An explicit mask `[batch, 1, queries, keys]`, `true` where attention is forbidden: the keys
@@ -206,8 +261,9 @@ mod tests {
 
         let whole = tables(0, prefix + seq);
         close(
-            attn.forward(x.clone(), &whole, &AttentionMask::Causal, None),
-            attn.forward(
+            attend(attn, x.clone(), &whole, &AttentionMask::Causal, None),
+            attend(
+                attn,
                 x.clone(),
                 &whole,
                 &explicit(prefix + seq, prefix + seq),
@@ -218,7 +274,8 @@ mod tests {
         let cached = |mask: &AttentionMask<Flex>| {
             let mut cache = KvCache::<Flex>::new(1, batch, 2, prefix + seq, 8, DType::F32, &device);
             let head = x.clone().narrow(1, 0, prefix);
-            attn.forward(
+            attend(
+                attn,
                 head,
                 &tables(0, prefix),
                 &explicit(prefix, prefix),
@@ -226,7 +283,13 @@ mod tests {
             );
             cache.advance(prefix);
             let tail = x.clone().narrow(1, prefix, seq);
-            attn.forward(tail, &tables(prefix, seq), mask, Some((&mut cache, 0)))
+            attend(
+                attn,
+                tail,
+                &tables(prefix, seq),
+                mask,
+                Some((&mut cache, 0)),
+            )
         };
         close(
             cached(&AttentionMask::Causal),
@@ -251,10 +314,11 @@ mod tests {
             explicit_mask(batch, queries, len, padded.then_some((1, 0)))
         };
         for padded in [false, true] {
-            let full = attn.forward(x.clone(), &tables(0, len), &mask(len, padded), None);
+            let full = attend(attn, x.clone(), &tables(0, len), &mask(len, padded), None);
             let want = full.narrow(1, len - 1, 1);
             let mut cache = KvCache::<Flex>::new(1, batch, 2, len, 8, DType::F32, &device);
-            attn.forward(
+            attend(
+                attn,
                 x.clone().narrow(1, 0, len - 1),
                 &tables(0, len - 1),
                 &AttentionMask::Causal,
@@ -266,7 +330,8 @@ mod tests {
             } else {
                 AttentionMask::Causal
             };
-            let got = attn.forward(
+            let got = attend(
+                attn,
                 x.clone().narrow(1, len - 1, 1),
                 &tables(len - 1, 1),
                 &step_mask,

@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::attention::{Attention, AttentionMask};
+use super::attention::{Attention, LayerMask};
 use super::kv_cache::KvCache;
 use super::mlp::Mlp;
 use super::rms_norm::RmsNorm;
@@ -28,7 +28,7 @@ impl<B: Backend> DecoderLayer<B> {
         &self,
         x: Tensor<B, 3>,
         rotary: &RotaryTables<B>,
-        mask: &AttentionMask<B>,
+        mask: &LayerMask<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let h = x.clone()

@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
 
-use super::attention::AttentionMask;
+use super::attention::{AttentionMask, LayerMask};
 use super::decoder_layer::DecoderLayer;
 use super::kv_cache::KvCache;
 use super::rms_norm::RmsNorm;
@@ -183,9 +183,13 @@ impl<B: Backend> Qwen2Model<B> {
             self.dtype(),
             &device,
         );
+        let [rows, _, _] = x.dims();
+        let past = cache.as_deref().map_or(0, KvCache::len);
+        let groups = heads.first().zip(heads.get(1)).map_or(1, |(q, kv)| q / kv);
+        let mask = LayerMask::new(&batch.mask, rows, groups, seq, past + seq, &device);
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));
-            x = layer.forward(x, &rotary, &batch.mask, layer_cache);
+            x = layer.forward(x, &rotary, &mask, layer_cache);
         }
         if let Some(cache) = cache {
             cache.advance(seq);

@@ -4,7 +4,7 @@
 //! Burn's `RotaryEncoding` rotates interleaved pairs, which is a different layout from
 //! Qwen2's checkpoints; this module implements the split-halves form instead.
 
-use burn::tensor::{DType, Tensor, TensorData, backend::Backend};
+use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
 
 /// Inverse frequencies `1 / theta^(2i/d)`, in f32 arithmetic as transformers computes them.
 pub fn inverse_frequencies(head_dim: usize, theta: f64) -> Vec<f32> {
@@ -29,6 +29,8 @@ pub struct RotaryTables<B: Backend> {
     /// `(heads, cos, signed sin)`: `cos(pos · inv_freq)` over both halves, and
     /// `[−sin, +sin](pos · inv_freq)` so that `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
     tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>,
+    /// `[d/2, …, d − 1, 0, …, d/2 − 1]`: the last axis's indices with its halves swapped.
+    swap_index: Tensor<B, 1, Int>,
 }
 
 impl<B: Backend> RotaryTables<B> {
@@ -69,7 +71,10 @@ impl<B: Backend> RotaryTables<B> {
             };
             tables.push((h, upload(cos), upload(sin)));
         }
-        Self { tables }
+        let half = head_dim as i64 / 2;
+        let swap: Vec<i64> = (half..2 * half).chain(0..half).collect();
+        let swap_index = Tensor::from_data(TensorData::new(swap, [head_dim]), device);
+        Self { tables, swap_index }
     }
 
     /// Rotates `x: [batch, seq, heads, head_dim]`: `x·cos + rotate_half(x)·sin`.
@@ -80,13 +85,20 @@ impl<B: Backend> RotaryTables<B> {
             .iter()
             .find(|(n, _, _)| *n == h)
             .expect("rotary tables built for this head count");
-        let swapped = Tensor::cat(
-            vec![
-                x.clone().narrow(3, d / 2, d / 2),
-                x.clone().narrow(3, 0, d / 2),
-            ],
-            3,
-        );
+        let swapped = if B::ad_enabled(&x.device()) {
+            // Two slices, whose gradient is two slice assignments rather than a scatter-add.
+            Tensor::cat(
+                vec![
+                    x.clone().narrow(3, d / 2, d / 2),
+                    x.clone().narrow(3, 0, d / 2),
+                ],
+                3,
+            )
+        } else {
+            // One gather, which the GPU backends' fusion folds into the kernel of the sum below
+            // instead of launching two slice assignments before it.
+            x.clone().select(3, self.swap_index.clone())
+        };
         let [b, s, _, _] = x.dims();
         // The round trip through `[b, s, h·d]` is free here; in the backward pass it turns the
         // strided gradient of the caller's head-major view into one contiguous copy, so the
@@ -162,6 +174,25 @@ mod tests {
         for (a, b) in y.iter().zip(expected) {
             assert!((a - b).abs() < 1e-6, "{y:?} vs {expected:?}");
         }
+    }
+
+    /// Inference swaps the halves with a gather, training with two slices: the same rotation.
+    #[test]
+    fn inference_and_training_rotate_alike() {
+        use burn::backend::Autodiff;
+        use burn::tensor::Distribution;
+        let device = Default::default();
+        let positions = [vec![3, 1, 2], vec![0, 4, 5]];
+        let x = Tensor::<Flex, 4>::random([2, 3, 2, 8], Distribution::Normal(0.0, 1.0), &device);
+        let plain = RotaryTables::<Flex>::new(&positions, &[2], 8, 10000.0, DType::F32, &device)
+            .apply(x.clone());
+        let tracked =
+            RotaryTables::<Autodiff<Flex>>::new(&positions, &[2], 8, 10000.0, DType::F32, &device)
+                .apply(Tensor::from_inner(x.clone()))
+                .inner();
+        assert_eq!(plain.to_data(), tracked.to_data());
+        // Not the identity: the swap moves values.
+        assert_ne!(plain.to_data(), x.to_data());
     }
 
     #[test]
