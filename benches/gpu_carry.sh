@@ -13,7 +13,8 @@
 #                                        # there: gpu.sh with the bench built with autotuning
 #   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), one
 #                                        #   test at a time, within SECS seconds (default 300),
-#                                        #   compiled kernels kept where gpu.sh keeps its own
+#                                        #   compiled kernels kept where gpu.sh keeps its own,
+#                                        #   autotuning at CubeCL's `minimal` level as in gpu.sh
 #
 # gpu.sh is budgeted to 8 minutes and the checks to 5, so a session with 15 device-minutes runs
 # them as two commands, the bench first. With autotuning, gpu.sh's kernel compilation needed more
@@ -76,6 +77,9 @@ case "${1:-}" in
                 "[compilation.logger]" 'level = "basic"' "stderr = true" \
                 "[autotune]" "cache = { file = \"$cache/autotune\" }" >cubecl.toml
         fi
+        # Correctness does not depend on how hard the autotuner searches; its default level
+        # (`balanced`) times more candidates per shape, and compiling them is most of a check.
+        export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
         timeout --kill-after=5 "$secs" "$(unpack integration)" cuda_checks --ignored --test-threads 1 \
             2>&1 | tee "$out/cuda_checks.log"
         ;;
