@@ -169,7 +169,9 @@ if [[ ! -f "$MODEL_DIR/config.json" ]]; then
         || { rm -rf "$MODEL_DIR"; exit 1; }
 fi
 
-# The utilization samples, stamped with UNIX time; the monitor stops with the script.
+# The utilization samples, stamped with UNIX time; the monitor stops with the script. It watches
+# nvidia-smi's GPU 0, the bench's CUDA device 0 (with several GPUs, CUDA_DEVICE_ORDER=PCI_BUS_ID
+# makes CUDA number them as nvidia-smi does).
 UTIL="$OUT_DIR/gpu-utilization.csv"
 nvidia-smi -i 0 --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 2>/dev/null \
     | while IFS= read -r busy; do echo "$EPOCHREALTIME,$busy"; done >"$UTIL" &
