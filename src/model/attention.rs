@@ -123,6 +123,11 @@ fn options(is_causal: bool) -> AttentionModuleOptions {
 }
 
 impl<B: Backend> Attention<B> {
+    /// Query heads per key/value head.
+    pub fn groups(&self) -> usize {
+        self.num_heads / self.num_kv_heads
+    }
+
     /// Attends `x: [batch, seq, hidden]`; with a cache, the new keys are appended first.
     pub fn forward(
         &self,
@@ -145,7 +150,7 @@ impl<B: Backend> Attention<B> {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
         };
-        let groups = self.num_heads / self.num_kv_heads;
+        let groups = self.groups();
         assert_eq!(
             mask.groups, groups,
             "mask laid out for another head grouping"
@@ -212,8 +217,7 @@ mod tests {
     ) -> Tensor<Flex, 3> {
         let [batch, queries, _] = x.dims();
         let keys = cache.as_ref().map_or(0, |(c, _)| c.len()) + queries;
-        let groups = attn.num_heads / attn.num_kv_heads;
-        let mask = LayerMask::new(mask, batch, groups, queries, keys, &x.device());
+        let mask = LayerMask::new(mask, batch, attn.groups(), queries, keys, &x.device());
         attn.forward(x, tables, &mask, cache)
     }
 

@@ -185,7 +185,7 @@ impl<B: Backend> Qwen2Model<B> {
         );
         let [rows, _, _] = x.dims();
         let past = cache.as_deref().map_or(0, KvCache::len);
-        let groups = heads.first().zip(heads.get(1)).map_or(1, |(q, kv)| q / kv);
+        let groups = self.layers.first().map_or(1, |l| l.self_attn.groups());
         let mask = LayerMask::new(&batch.mask, rows, groups, seq, past + seq, &device);
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));

@@ -29,8 +29,10 @@ pub struct RotaryTables<B: Backend> {
     /// `(heads, cos, signed sin)`: `cos(pos · inv_freq)` over both halves, and
     /// `[−sin, +sin](pos · inv_freq)` so that `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
     tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>,
-    /// `[d/2, …, d − 1, 0, …, d/2 − 1]`: the last axis's indices with its halves swapped.
-    swap_index: Tensor<B, 1, Int>,
+    /// In inference, `[d/2, …, d − 1, 0, …, d/2 − 1]`: the last axis's indices with its halves
+    /// swapped, gathered in one kernel instead of two slice assignments. Under autodiff, `None`:
+    /// the halves are concatenated from two slices, whose gradient needs no scatter-add.
+    swap_index: Option<Tensor<B, 1, Int>>,
 }
 
 impl<B: Backend> RotaryTables<B> {
@@ -71,9 +73,11 @@ impl<B: Backend> RotaryTables<B> {
             };
             tables.push((h, upload(cos), upload(sin)));
         }
-        let half = head_dim as i64 / 2;
-        let swap: Vec<i64> = (half..2 * half).chain(0..half).collect();
-        let swap_index = Tensor::from_data(TensorData::new(swap, [head_dim]), device);
+        let swap_index = (!B::ad_enabled(device)).then(|| {
+            let half = head_dim as i64 / 2;
+            let swap: Vec<i64> = (half..2 * half).chain(0..half).collect();
+            Tensor::from_data(TensorData::new(swap, [head_dim]), device)
+        });
         Self { tables, swap_index }
     }
 
@@ -85,19 +89,15 @@ impl<B: Backend> RotaryTables<B> {
             .iter()
             .find(|(n, _, _)| *n == h)
             .expect("rotary tables built for this head count");
-        let swapped = if B::ad_enabled(&x.device()) {
-            // Two slices, whose gradient is two slice assignments rather than a scatter-add.
-            Tensor::cat(
+        let swapped = match &self.swap_index {
+            Some(index) => x.clone().select(3, index.clone()),
+            None => Tensor::cat(
                 vec![
                     x.clone().narrow(3, d / 2, d / 2),
                     x.clone().narrow(3, 0, d / 2),
                 ],
                 3,
-            )
-        } else {
-            // One gather, which the GPU backends' fusion folds into the kernel of the sum below
-            // instead of launching two slice assignments before it.
-            x.clone().select(3, self.swap_index.clone())
+            ),
         };
         let [b, s, _, _] = x.dims();
         // The round trip through `[b, s, h·d]` is free here; in the backward pass it turns the
