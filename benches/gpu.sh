@@ -5,7 +5,7 @@
 # (6 · parameters FLOPs per token). With a prebuilt binary the whole script ends within the budget.
 #
 #   benches/gpu.sh [--bin PATH] [--fallback-bin PATH] [--model-dir DIR] [--out-dir DIR]
-#                  [--budget SECONDS] [--backend NAME --shape NAME --dtype NAME]
+#                  [--budget SECONDS] [--backend NAME --shape NAME --dtype NAME] [--kernel-profile]
 #
 #   --bin        the throughput bench built with CUDA, e.g. from `cargo bench --no-run
 #                --no-default-features --features cuda --bench throughput` (the GPU machine then
@@ -22,6 +22,11 @@
 #                what to run instead of cuda, 1.5b and bf16: a dry run of the whole script on a
 #                machine without a GPU, e.g. `--backend flex --shape tiny --dtype f32` with a stub
 #                `nvidia-smi` on PATH (benches/gpu_dry_run.sh does this)
+#   --kernel-profile
+#                instead of the table, where the time of a decoding step goes: decode at batch 1
+#                and 64 (16 new tokens) under CubeCL's profiling logger, which times every kernel
+#                on the device; kernel-profile.md sums the times per kernel (matmuls by the tile
+#                families CubeCL picked), kernels-b*.log.gz keep every kernel run
 #
 # Kernel compilation dominates a first CUDA run. A bench built without the `autotune` feature
 # (`--no-default-features --features cuda`, as benches/gpu_carry.sh builds it) compiles one kernel
@@ -55,6 +60,7 @@ BUDGET=470
 BACKEND=cuda
 SHAPE=1.5b
 DTYPE=bf16
+KERNEL_PROFILE=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN=$2; shift ;;
@@ -65,7 +71,8 @@ while [[ $# -gt 0 ]]; do
         --backend) BACKEND=$2; shift ;;
         --shape) SHAPE=$2; shift ;;
         --dtype) DTYPE=$2; shift ;;
-        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+        --kernel-profile) KERNEL_PROFILE=1 ;;
+        -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -97,7 +104,7 @@ SECONDS=0
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
 KERNEL_CACHE=${PROF_GPU_KERNEL_CACHE:-/tmp/prof-gpu-kernels}
 mkdir -p "$KERNEL_CACHE"
-cat >"$OUT_DIR/cubecl.toml" <<TOML
+BASE_TOML=$(cat <<TOML
 [compilation]
 cache = { file = "$(realpath "$KERNEL_CACHE")" }
 
@@ -112,6 +119,8 @@ stderr = true
 level = "minimal"
 stderr = true
 TOML
+)
+echo "$BASE_TOML" >"$OUT_DIR/cubecl.toml"
 cd "$OUT_DIR" || exit 1
 
 # The card and its limits.
@@ -177,6 +186,40 @@ nvidia-smi -i 0 --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 1
     | while IFS= read -r busy; do echo "$EPOCHREALTIME,$busy"; done >"$UTIL" &
 MONITOR=$!
 trap 'kill "$MONITOR" 2>/dev/null' EXIT
+
+# The kernel profile: each kernel run's device time, one bench process per batch size, summed
+# per kernel (matmuls keep the tile families in their names, the argument types are dropped).
+if [[ -n "$KERNEL_PROFILE" ]]; then
+    PROFILE="$OUT_DIR/kernel-profile.md"
+    echo "Per-kernel device time of decoding, $CARD, '$SHAPE' shape in $DTYPE, $BACKEND backend; 64-token prompt, 16 new tokens, warm-up and one timed run (CubeCL's profiling logger, level basic); $(date -u '+%Y-%m-%d %H:%M UTC')." >"$PROFILE"
+    for b in 1 64; do
+        KERNELS="$OUT_DIR/kernels-b$b.log"
+        rm -f "$KERNELS" "$KERNELS.gz"
+        printf '%s\n' "$BASE_TOML" "" "[profiling.logger]" 'level = "basic"' "file = \"$KERNELS\"" >"$OUT_DIR/cubecl.toml"
+        step "kernel profile, decode batch $b" 150 --model "$MODEL_DIR" --backend "$BACKEND" \
+            --dtype "$DTYPE" --repeats 1 --mode decode --batch "$b" --prompt-len 64 --new-tokens 16
+        {
+            echo
+            echo "Batch $b:"
+            echo
+            echo "| kernel | runs | total ms | mean µs | share |"
+            echo "|---|---:|---:|---:|---:|"
+            awk -F' [|] ' '/^[|] [0-9.]+(ns|µs|ms|s) *[|] / {
+                    d = $1; sub(/^[|] */, "", d); gsub(/ /, "", d); v = d + 0; u = d; sub(/^[0-9.]+/, "", u)
+                    us = u == "ns" ? v / 1000 : u == "ms" ? v * 1000 : u == "s" ? v * 1e6 : v
+                    key = ""
+                    for (i = 2; i < NF; i++) if ($i !~ /^(TensorArgs|DynamicScalar|DynamicSize|Option|[(][)]|__.*)$/) key = key (key == "" ? "" : " ") $i
+                    t[key] += us; n[key]++; total += us }
+                END { for (k in t) printf "%.3f\t%d\t%s\n", t[k], n[k], k; printf "%.3f\t-1\ttotal\n", total }' "$KERNELS" \
+                | sort -t"$(printf '\t')" -k1,1 -rn | awk -F'\t' 'NR == 1 { all = $1 } $2 >= 0 && NR <= 16 { printf "| %s | %d | %.2f | %.1f | %.1f%% |\n", $3, $2, $1 / 1000, $1 / $2, 100 * $1 / all } $2 < 0 { printf "| all kernels | | %.2f | | 100%% |\n", $1 / 1000 }'
+        } >>"$PROFILE"
+        [[ -f "$KERNELS" ]] && gzip -f "$KERNELS"
+    done
+    echo "$BASE_TOML" >"$OUT_DIR/cubecl.toml"
+    cat "$PROFILE"
+    say "kernel profile done in ${SECONDS}s: $PROFILE"
+    exit 0
+fi
 
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
 step "decode, batch 1/8/32/64" 170 "${COMMON[@]}" --mode decode --batch 1,8,32,64 \

@@ -11,15 +11,24 @@
 #                                        #   go to gpu.sh, e.g. --budget 400)
 #   benches/gpu_carry.sh bench-autotune [ARGS]
 #                                        # there: gpu.sh with the bench built with autotuning
-#   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), one
-#                                        #   test at a time, within SECS seconds (default 300),
-#                                        #   compiled kernels kept where gpu.sh keeps its own,
-#                                        #   autotuning at CubeCL's `minimal` level as in gpu.sh
+#   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), each
+#                                        #   test in its own process (the training-step parity
+#                                        #   first, the smoke run last), within SECS seconds in all
+#                                        #   (default 300), compiled kernels kept where gpu.sh
+#                                        #   keeps its own, autotuning at CubeCL's `minimal` level
+#                                        #   as in gpu.sh; log in $OUT/cuda_checks.log
+#   benches/gpu_carry.sh profile [ARGS]  # there: gpu.sh --kernel-profile with the carried bench
+#                                        #   built without autotuning: each kernel's device time
+#                                        #   while decoding at batch 1 and 64, summed per kernel
+#   benches/gpu_carry.sh all [SECS [ARGS]]
+#                                        # there: bench (budget 300 s), profile and checks, in
+#                                        #   that order, within SECS seconds (default 560), as one
+#                                        #   device command; 7 files in $OUT (ARGS go to gpu.sh)
 #
-# gpu.sh is budgeted to 8 minutes and the checks to 5, so a session with 15 device-minutes runs
-# them as two commands, the bench first. With autotuning, gpu.sh's kernel compilation needed more
-# than 8 minutes on a fresh H200 (see benches/RESULTS.md); without it, one kernel is compiled per
-# matmul shape instead of about ten. The integration tests keep the default features (autotuning
+# gpu.sh is budgeted to 8 minutes and took 162 s on a fresh H200 (see benches/RESULTS.md); the
+# checks get 5 by default. With autotuning, gpu.sh's kernel compilation needed more than 8
+# minutes on a fresh H200; without it, one kernel is compiled per matmul shape instead of about
+# ten. The integration tests keep the default features (autotuning
 # on), as users run them.
 set -euo pipefail
 
@@ -53,7 +62,7 @@ case "${1:-}" in
             gzip -9f "$CARRY/$name"
         done
         ls -l "$CARRY"
-        echo "carry target/gpu-carry; there run: benches/gpu_carry.sh bench, then benches/gpu_carry.sh checks"
+        echo "carry target/gpu-carry; there run: benches/gpu_carry.sh all (or bench, profile, checks)"
         ;;
     bench)
         shift
@@ -80,11 +89,49 @@ case "${1:-}" in
         # Correctness does not depend on how hard the autotuner searches; its default level
         # (`balanced`) times more candidates per shape, and compiling them is most of a check.
         export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
-        timeout --kill-after=5 "$secs" "$(unpack integration)" cuda_checks --ignored --test-threads 1 \
-            2>&1 | tee "$out/cuda_checks.log"
+        # One process per test, so that each failure is reported as it happens, not at the end of
+        # a run the time limit may cut short.
+        tests=$(unpack integration)
+        names=$("$tests" cuda_checks --ignored --list 2>/dev/null | sed -n 's/: test$//p')
+        ordered=$(grep training_step <<<"$names"; grep -v 'training_step\|smoke' <<<"$names"; grep smoke <<<"$names")
+        log="$out/cuda_checks.log"
+        : >"$log"
+        deadline=$((SECONDS + secs))
+        for name in $ordered; do
+            left=$((deadline - SECONDS))
+            if ((left < 10)); then
+                echo "== $name: not run, out of time" | tee -a "$log"
+                continue
+            fi
+            start=$(wc -l <"$log")
+            rc=0
+            timeout --kill-after=5 "$left" "$tests" "$name" --exact --ignored --nocapture \
+                >>"$log" 2>&1 || rc=$?
+            tail -n +"$((start + 1))" "$log" | grep -v 'Compiling kernel' || true
+            echo "== $name: $( ((rc == 0)) && echo passed || echo "failed (status $rc)")" | tee -a "$log"
+        done
+        ;;
+    profile)
+        shift
+        bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" --kernel-profile "$@"
+        ;;
+    all)
+        secs=${2:-560}
+        shift $(($# < 2 ? $# : 2))
+        out=${OUT:-/tmp/prof-gpu-all}
+        mkdir -p "$out"
+        OUT=$out bash "$0" bench --budget 300 "$@" || echo "gpu_carry.sh: the bench failed"
+        rm -f "$out/cubecl.toml"
+        # The profile's own JSON lines and utilization samples are not needed; its log and kernel
+        # logs travel as one file.
+        profile=$(mktemp -d)
+        bash "$0" profile --out-dir "$profile" "$@" || echo "gpu_carry.sh: the kernel profile failed"
+        cp "$profile/kernel-profile.md" "$out/" 2>/dev/null || true
+        (cd "$profile" && tar -cf "$out/kernel-profile-logs.tar" gpu.log kernels-b*.log.gz 2>/dev/null) || true
+        OUT=$out bash "$0" checks $((secs - SECONDS))
         ;;
     *)
-        sed -n '2,23p' "$0"
+        sed -n '2,30p' "$0"
         exit 2
         ;;
 esac

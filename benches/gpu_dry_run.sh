@@ -7,7 +7,8 @@
 # reports itself as built without autotuning and crashes in the training step after a first line
 # of output, with the real bench as `--fallback-bin`: the table must then have every row once,
 # the decode rows unmarked and the rows from the training step on marked as autotuned, and name
-# the step of the crash.
+# the step of the crash. A third run, with --kernel-profile, gives it a stub bench that writes
+# kernel timings in the format of CubeCL's profiling log, and checks their sums per kernel.
 #
 #   benches/gpu_dry_run.sh [--bin PATH]
 set -euo pipefail
@@ -91,3 +92,35 @@ grep -q "training step, \[8, 512\]: the bench crashed with status 101" "$WORK/fa
 check fallback "autotune off \\(built without the autotune feature\\) except in rows marked \\(autotuned\\), measured at autotune level [a-z]+ \\(the primary bench crashed in the step 'training step, \\[8, 512\\]' and the fallback ran from there on, see gpu.log\\)" \
     "" " \\(autotuned\\)"
 echo "gpu_dry_run.sh: after a crash the table is complete, the fallback's rows marked"
+
+# The third run's bench: a few kernel timings, in CubeCL's format, into the file cubecl.toml names.
+cat >"$WORK/stub/profiling-bench" <<'STUB'
+#!/usr/bin/env bash
+log=$(sed -n 's/^file = "\(.*\)"$/\1/p' cubecl.toml | tail -1)
+matmul="MatmulEntry | TensorArgs | DynamicScalar | __Lhs | () | SimpleMatmulFamily | CudaRuntime"
+{
+    printf '| %-10s | %s\n' 1.5ms "$matmul" 250µs "ElemwiseFuse | CudaRuntime" 1.5ms "$matmul"
+    printf '| %-10s | %s\n' 250µs "ElemwiseFuse | CudaRuntime" 500000ns "CopyKernel | CudaRuntime"
+    printf '| %-10s | %s\n' 250µs "ElemwiseFuse | CudaRuntime" 250µs "ElemwiseFuse | CudaRuntime"
+    echo "| Name | Duration | Num Computed | Ratio |"
+} >"$log"
+echo '{"engine":"stub"}'
+STUB
+chmod +x "$WORK/stub/profiling-bench"
+run profile --bin "$WORK/stub/profiling-bench" --kernel-profile
+profile="$WORK/profile/kernel-profile.md"
+for b in 1 64; do
+    section=$(sed -n "/^Batch $b:/,/^Batch [0-9]*:/p" "$profile")
+    for want in '| all kernels | | 4.50 | | 100% |' \
+        '| MatmulEntry SimpleMatmulFamily | 2 | 3.00 | 1500.0 | 66.7% |' \
+        '| ElemwiseFuse | 4 | 1.00 | 250.0 | 22.2% |' '| CopyKernel | 1 | 0.50 | 500.0 | 11.1% |'; do
+        grep -qF "$want" <<<"$section" || {
+            echo "gpu_dry_run.sh (profile run): batch $b has no row '$want'" >&2
+            cat "$profile" >&2
+            exit 1
+        }
+    done
+done
+[[ -f "$WORK/profile/kernels-b64.log.gz" ]] || { echo "gpu_dry_run.sh: kernels-b64.log.gz missing" >&2; exit 1; }
+cat "$profile"
+echo "gpu_dry_run.sh: the kernel profile sums each kernel's runs"

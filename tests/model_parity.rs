@@ -29,6 +29,22 @@ fn logits_match_transformers_tied_and_untied() {
     );
 }
 
+/// The warm-up's mean response cross-entropy of the training fixture's batch (right-padded, in
+/// vocabulary chunks) equals PyTorch's, computed one sequence at a time.
+#[test]
+fn training_cross_entropy_matches_transformers() {
+    use burn::backend::Autodiff;
+    use burn::tensor::ElementConversion;
+    use common::training_parity::{sft_loss, training_fixture};
+    let policy = load::<Autodiff<Flex>>("tiny-tied", DType::F32, &dev());
+    let got: f32 = sft_loss(&policy, &dev()).into_scalar().elem();
+    let want = training_fixture()["loss_float32"].as_f64().unwrap() as f32;
+    assert!(
+        (got - want).abs() <= 1e-5 * want,
+        "{got} against transformers' {want}"
+    );
+}
+
 #[test]
 fn both_config_layouts_and_sharded_checkpoints_load_to_the_same_numbers() {
     check_logits::<Flex>(

@@ -46,3 +46,9 @@ fn wgpu_logits_match_transformers() {
         6
     );
 }
+
+/// A training step (both losses, every gradient, an AdamW step) equals the CPU backend's.
+#[test]
+fn wgpu_training_step_matches_cpu() {
+    common::training_parity::check_training_step::<burn::backend::Autodiff<Wgpu>>(1e-4, &dev());
+}

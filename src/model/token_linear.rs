@@ -8,12 +8,15 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. A
-/// decoding step (`seq` = 1) keeps Burn's batched form, whose rows the CPU backend runs in
-/// parallel where it would run one small product on one thread.
+use crate::host::flex::is_flex;
+
+/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. On the
+/// CPU backend a decoding step (`seq` = 1) keeps Burn's batched form, whose rows it runs in
+/// parallel where it would run one small product on one thread. A GPU runs that form as `batch`
+/// separate products, each reading the whole weight, so there a decoding step is one product too.
 pub fn per_token<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [batch, seq, width] = x.dims();
-    if seq == 1 {
+    if seq == 1 && is_flex::<B>() {
         return layer.forward(x);
     }
     let y = layer.forward(x.reshape([batch * seq, width]));

@@ -6,7 +6,8 @@
 use anyhow::Result;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData, backend::AutodiffBackend};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -140,14 +141,27 @@ pub fn warmup_sft<B: AutodiffBackend>(
         let mask = layout.response_mask::<B>(device);
         let (logp, _) = response_logprobs(&policy, &layout, 1.0, 0, false);
         let loss = -(logp * mask.clone()).sum() / mask.sum();
+        let value = finite_loss(&loss, "warmup_sft", step, steps)?;
         if config.logging.print_every > 0 && (step % report_every == 0 || step == 1) {
-            let value: f32 = loss.clone().into_scalar().elem();
             eprintln!("warmup_sft step {step}/{steps}: loss {value:.4}");
         }
         let grads = GradientsParams::from_grads(loss.backward(), &policy);
         policy = optimizer.step(config.warmup_sft.lr, policy, grads);
     }
     Ok(policy)
+}
+
+/// The loss of step `step` of a start-up training phase, read back to the host, or an error
+/// naming the phase and the step when it is NaN or infinite (before that step's update, so the
+/// weights stay those of the last finite step).
+fn finite_loss<B: Backend>(loss: &Tensor<B, 1>, phase: &str, step: u64, steps: u64) -> Result<f32> {
+    let value: f32 = loss.clone().into_scalar().elem();
+    if value.is_finite() {
+        return Ok(value);
+    }
+    anyhow::bail!(
+        "{phase} step {step}/{steps}: the loss is {value}; stopping before this step's update"
+    )
 }
 
 /// A labelled PRM training example: input ids, separator positions and their labels.
@@ -245,8 +259,8 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         );
         let target = Tensor::<B, 2, Int>::from_data(TensorData::new(class, [n, 1]), device);
         let loss = -picked_rows.gather(1, target).mean();
+        let value = finite_loss(&loss, "toy PRM", step as u64, TOY_PRM_STEPS as u64)?;
         if config.logging.print_every > 0 && (step % (TOY_PRM_STEPS / 5).max(1) == 0 || step == 1) {
-            let value: f32 = loss.clone().into_scalar().elem();
             eprintln!("toy PRM step {step}/{TOY_PRM_STEPS}: loss {value:.4}");
         }
         let grads = GradientsParams::from_grads(loss.backward(), &prm);
@@ -351,6 +365,22 @@ mod tests {
             v.to_string(),
             "66.7% of 3 correct steps called good, 100.0% of 1 wrong steps called wrong; \
              mean good-class probability 0.567 on correct steps, 0.400 on wrong ones"
+        );
+    }
+
+    #[test]
+    fn a_non_finite_start_up_loss_is_an_error_naming_the_phase_and_step() {
+        let loss = |v: f32| Tensor::<burn::backend::Flex, 1>::from_floats([v], &Default::default());
+        assert_eq!(finite_loss(&loss(2.5), "warmup_sft", 3, 10).unwrap(), 2.5);
+        let nan = finite_loss(&loss(f32::NAN), "warmup_sft", 3, 10).unwrap_err();
+        assert_eq!(
+            nan.to_string(),
+            "warmup_sft step 3/10: the loss is NaN; stopping before this step's update"
+        );
+        let inf = finite_loss(&loss(f32::INFINITY), "toy PRM", 7, 150).unwrap_err();
+        assert_eq!(
+            inf.to_string(),
+            "toy PRM step 7/150: the loss is inf; stopping before this step's update"
         );
     }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod parity;
+pub mod training_parity;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

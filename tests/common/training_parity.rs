@@ -1,0 +1,234 @@
+//! One training step on a GPU backend against the same step on the CPU backend: the loss, every
+//! parameter's gradient and the weights after AdamW, for the warm-up's cross-entropy (autodiff
+//! through the chunked head) and for a policy-gradient loss (the update's custom head backward).
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{DType, Device, ElementConversion, Tensor, TensorData};
+use prof_grpo::generation::{ResponseBatch, response_logprobs};
+use prof_grpo::model::Qwen2ForCausalLm;
+use prof_grpo::train::fused_adamw::FusedAdamWConfig;
+use prof_grpo::train::policy_logprobs::PolicyLogprobs;
+
+use super::parity::load;
+use super::{fixtures, read_json, u32s};
+
+type Cpu = Autodiff<Flex>;
+
+/// The fixture model every check trains.
+const MODEL: &str = "tiny-tied";
+/// Its pad id.
+const PAD: u32 = 299;
+/// Learning rate of the AdamW step.
+const LR: f64 = 1e-3;
+
+/// The training fixture: the batch, its cross-entropy in PyTorch (f32 and with TF32 matmuls) and
+/// how far TF32 moves the gradients.
+pub fn training_fixture() -> serde_json::Value {
+    read_json(&fixtures().join("expected/tiny-tied/training_tf32.json"))
+}
+
+/// The fixture's three prompt/response pairs, of different lengths (right padding on both sides).
+fn batch() -> ResponseBatch {
+    let fixture = training_fixture();
+    let rows = |key: &str| -> Vec<Vec<u32>> {
+        fixture[key]
+            .as_array()
+            .expect(key)
+            .iter()
+            .map(u32s)
+            .collect()
+    };
+    let (prompts, responses) = (rows("prompts"), rows("responses"));
+    let prompts: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    let responses: Vec<&[u32]> = responses.iter().map(Vec::as_slice).collect();
+    ResponseBatch::new(&prompts, &responses)
+}
+
+/// Per-token weights of the policy-gradient loss, `[3, 5]` (advantage-like, both signs).
+fn weights<B: AutodiffBackend>(device: &B::Device) -> Tensor<B, 2> {
+    let w: Vec<f32> = (0..15).map(|i| ((i * 7) % 5) as f32 * 0.5 - 1.0).collect();
+    Tensor::from_data(TensorData::new(w, [3, 5]), device)
+}
+
+/// Mean cross-entropy of the fixture's responses, as the warm-up computes it.
+pub fn sft_loss<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let layout = batch();
+    let mask = layout.response_mask::<B>(device);
+    let (logp, _) = response_logprobs(policy, &layout, 1.0, PAD, false);
+    -(logp * mask.clone()).sum() / mask.sum()
+}
+
+/// The warm-up's gradients.
+fn sft_grads<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+    device: &B::Device,
+) -> (f32, B::Gradients) {
+    let loss = sft_loss(policy, device);
+    let value = loss.clone().into_scalar().elem::<f32>();
+    (value, loss.backward())
+}
+
+/// The update's gradients: log-probs and entropies from the chunked head at temperature 0.8,
+/// weighted per token.
+fn policy_grads<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+    device: &B::Device,
+) -> (f32, B::Gradients) {
+    let head = PolicyLogprobs::forward(policy, &batch(), 0.8, PAD);
+    let mask = batch().response_mask::<B>(device);
+    let w = weights::<B>(device) * mask;
+    let loss = (head.log_probs.clone() * w.clone() + head.entropies.clone() * w * 0.1).sum();
+    let value = loss.clone().into_scalar().elem::<f32>();
+    (value, head.backward(loss))
+}
+
+/// A loss's value and gradients on a backend.
+type Grads<B> = fn(&Qwen2ForCausalLm<B>, &Device<B>) -> (f32, <B as AutodiffBackend>::Gradients);
+
+/// Every float parameter (path, values) in visiting order, or its gradient where `grads` is given.
+struct Collect<'a, B: AutodiffBackend> {
+    grads: Option<&'a B::Gradients>,
+    path: Vec<String>,
+    out: Vec<(String, Option<Vec<f32>>)>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Collect<'_, B> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let values = match self.grads {
+            Some(grads) => param.val().grad(grads).map(|g| host(g.into_data())),
+            None => Some(host(param.val().into_data())),
+        };
+        self.out.push((self.path.join("."), values));
+    }
+}
+
+fn host(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>().to_vec().expect("f32 values")
+}
+
+fn collect<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+    grads: Option<&B::Gradients>,
+) -> Vec<(String, Option<Vec<f32>>)> {
+    let mut visitor = Collect::<B> {
+        grads,
+        path: Vec::new(),
+        out: Vec::new(),
+    };
+    policy.visit(&mut visitor);
+    visitor.out
+}
+
+/// Asserts that every tensor of `got` is finite and within `bound(scale)` of `want`'s, `scale`
+/// being the largest magnitude in `want`'s tensor; `what` names the comparison in the failure.
+fn assert_tensors_close(
+    what: &str,
+    got: &[(String, Option<Vec<f32>>)],
+    want: &[(String, Option<Vec<f32>>)],
+    bound: impl Fn(f32) -> f32,
+) {
+    assert_eq!(got.len(), want.len(), "{what}: parameter counts differ");
+    for ((name, g), (want_name, w)) in got.iter().zip(want) {
+        assert_eq!(name, want_name, "{what}: parameter order differs");
+        let (g, w) = match (g, w) {
+            (Some(g), Some(w)) => (g, w),
+            (None, None) => continue,
+            _ => panic!("{what}: {name} has a gradient on one backend only"),
+        };
+        if let Some(i) = g.iter().position(|x| !x.is_finite()) {
+            panic!("{what}: {name}[{i}] = {} is not finite", g[i]);
+        }
+        let scale = w.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-12);
+        let (i, err) = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .enumerate()
+            .fold(
+                (0, 0f32),
+                |best, (i, e)| if e > best.1 { (i, e) } else { best },
+            );
+        assert!(
+            err <= bound(scale),
+            "{what}: {name}[{i}] is {} against the CPU's {} (error {err} > {})",
+            g[i],
+            w[i],
+            bound(scale)
+        );
+    }
+}
+
+/// On backend `B`, both losses and every gradient equal the CPU backend's within `tol` (relative:
+/// losses to their magnitude, each gradient to its largest element), and so does the warm-up's
+/// loss after one AdamW step of each; every value is finite.
+pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
+    let cpu_device = Default::default();
+    let cases: [(&str, Grads<B>, Grads<Cpu>); 2] = [
+        ("warm-up cross-entropy", sft_grads::<B>, sft_grads::<Cpu>),
+        (
+            "policy-gradient loss",
+            policy_grads::<B>,
+            policy_grads::<Cpu>,
+        ),
+    ];
+    for (what, on_gpu, on_cpu) in cases {
+        let policy = load::<B>(MODEL, DType::F32, device);
+        let reference = load::<Cpu>(MODEL, DType::F32, &cpu_device);
+        let (loss, grads) = on_gpu(&policy, device);
+        let (want_loss, want_grads) = on_cpu(&reference, &cpu_device);
+        assert!(
+            loss.is_finite() && (loss - want_loss).abs() <= tol * want_loss.abs().max(1.0),
+            "{what}: loss {loss} against the CPU's {want_loss}"
+        );
+        assert_tensors_close(
+            &format!("{what}, gradient of"),
+            &collect(&policy, Some(&grads)),
+            &collect(&reference, Some(&want_grads)),
+            |scale| tol * scale,
+        );
+
+        let mut optimizer = FusedAdamWConfig::default().init::<B, Qwen2ForCausalLm<B>>();
+        let mut cpu_optimizer = FusedAdamWConfig::default().init::<Cpu, Qwen2ForCausalLm<Cpu>>();
+        let policy = optimizer.step(
+            LR,
+            policy.clone(),
+            GradientsParams::from_grads(grads, &policy),
+        );
+        let reference = cpu_optimizer.step(
+            LR,
+            reference.clone(),
+            GradientsParams::from_grads(want_grads, &reference),
+        );
+        // AdamW moves each weight by about the learning rate whatever the gradient's size, so
+        // where a gradient is near zero the two steps may go opposite ways: weights agree within
+        // twice the rate, and the loss after the step says whether the updates agree.
+        assert_tensors_close(
+            &format!("{what}, after AdamW,"),
+            &collect(&policy, None),
+            &collect(&reference, None),
+            |_| 2.0 * LR as f32 * (1.0 + tol),
+        );
+        let after = sft_loss(&policy, device).into_scalar().elem::<f32>();
+        let want_after = sft_loss(&reference, &cpu_device)
+            .into_scalar()
+            .elem::<f32>();
+        assert!(
+            after.is_finite() && (after - want_after).abs() <= tol * want_after.abs().max(1.0),
+            "{what}: cross-entropy after AdamW {after} against the CPU's {want_after}"
+        );
+    }
+}
