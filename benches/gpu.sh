@@ -257,7 +257,7 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
     [[ -n "$CRASHED" ]] && TUNING+=" (the primary bench crashed in the step '$CRASHED' and the fallback ran from there on, see gpu.log)"
     echo "Card: $CARD (driver $DRIVER); bounds: HBM ${TBS:-?} TB/s, dense bf16 ${TFLOPS:-?} TFLOP/s. "
     [[ "$SHAPE" == 1.5b ]] && SHAPE_NAME="Qwen2.5-Math-1.5B shape" || SHAPE_NAME="'$SHAPE' shape"
-    echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(awk -v p="${PARAMS:-0}" 'BEGIN { if (p >= 1e8) printf "%.3f B", p / 1e9; else printf "%.2f M", p / 1e6 }') parameters; Burn 0.21.0 $BACKEND backend, $TUNING, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up; $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
+    echo "Model: $SHAPE_NAME, random weights, $DTYPE, $(awk -v p="${PARAMS:-0}" 'BEGIN { if (p >= 1e8) printf "%.3f B", p / 1e9; else printf "%.2f M", p / 1e6 }') parameters; Burn 0.21.0 $BACKEND backend, $TUNING, $(grep -c 'Compiling kernel' "$LOG") kernels compiled; median of 2 runs after one warm-up (two for the training step); $(date -u '+%Y-%m-%d %H:%M UTC'); script time ${SECONDS}s."
     echo
     echo "| figure | tokens/s | bound tokens/s | fraction of bound | GPU busy (samples) |"
     echo "|---|---:|---:|---:|---:|"

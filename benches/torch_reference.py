@@ -17,7 +17,7 @@ Measure (prints one JSON line):
   prm      PRM scoring of [batch, prompt-len + new-tokens] rows by a PRM of the model's shape
   train    the same forward with gradients, backward of the mean response log-prob, one AdamW step
 Without --mode prefill, decode and logprob are measured. Each figure is the median of --repeats timed runs after one
-untimed warm-up run.
+untimed warm-up run (two for train).
 
 Make a random bench model (not committed; written on demand):
 
@@ -90,8 +90,9 @@ def random_ids(vocab: int, batch: int, length: int, seed: int) -> torch.Tensor:
     return torch.randint(0, vocab, (batch, length), generator=g)
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
+def median_time(fn, repeats: int, warmups: int = 1) -> float:
+    for _ in range(warmups):
+        fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -181,7 +182,8 @@ def bench_train(model, ids, new_tokens: int, repeats: int) -> dict:
         loss.backward()
         optimizer.step()
 
-    t = median_time(run, repeats)
+    # Two untimed steps, as benches/throughput.rs: AdamW's first step creates its moments.
+    t = median_time(run, repeats, warmups=2)
     model.eval()
     return {"train_s": t, "train_tokens_per_s": ids.numel() / t, "train_seq_len": ids.shape[1]}
 

@@ -119,9 +119,9 @@ fn cuda_smoke_training_runs() {
     let sets: Vec<String> = [
         format!("run.out_dir={:?}", dir.path().display().to_string()),
         "run.backend=cuda".into(),
-        "run.total_steps=8".into(),
+        "run.total_steps=4".into(),
         "run.eval_every=0".into(),
-        "warmup_sft.steps=100".into(),
+        "warmup_sft.steps=30".into(),
         "logging.progress=false".into(),
         "logging.print_every=1".into(),
     ]
@@ -129,7 +129,7 @@ fn cuda_smoke_training_runs() {
     let config = load_from_str(prof_grpo::train::config::SMOKE_TOML, "smoke", &sets).unwrap();
     let mut trainer = Trainer::<Autodiff<Cuda>>::new(config, None, dev()).unwrap();
     let metrics = trainer.run().unwrap();
-    assert_eq!(metrics.len(), 8);
+    assert_eq!(metrics.len(), 4);
     for m in &metrics {
         for key in ["loss", "grad_norm", "entropy"] {
             let v = m.values[key];

@@ -1,5 +1,5 @@
 //! The timed workloads. Each figure is the median of `repeats` timed runs after one untimed
-//! warm-up run, and every run ends with the device synchronised, so GPU figures include the
+//! warm-up run (two for the training step), and every run ends with the device synchronised, so GPU figures include the
 //! queued work.
 
 use anyhow::{Result, anyhow};
@@ -122,12 +122,31 @@ fn median_secs<B: Backend>(
     what: &str,
     w: &Workload,
     out: &mut Map<String, Value>,
+    run: impl FnMut() -> Result<()>,
+) -> Result<f64> {
+    median_secs_after::<B>(device, what, w, 1, out, run)
+}
+
+/// [`median_secs`] after `warmups` untimed runs.
+fn median_secs_after<B: Backend>(
+    device: &B::Device,
+    what: &str,
+    w: &Workload,
+    warmups: usize,
+    out: &mut Map<String, Value>,
     mut run: impl FnMut() -> Result<()>,
 ) -> Result<f64> {
-    let start = Instant::now();
-    run()?;
-    sync::<B>(device)?;
-    progress(what, w, "warm-up", start.elapsed().as_secs_f64());
+    for i in 0..warmups {
+        let start = Instant::now();
+        run()?;
+        sync::<B>(device)?;
+        let label = if warmups == 1 {
+            "warm-up".to_string()
+        } else {
+            format!("warm-up {}", i + 1)
+        };
+        progress(what, w, &label, start.elapsed().as_secs_f64());
+    }
     let mut times = Vec::with_capacity(w.repeats.max(1));
     let mut windows = Vec::with_capacity(w.repeats.max(1));
     for i in 0..w.repeats.max(1) {
@@ -279,7 +298,9 @@ pub fn train<B: AutodiffBackend>(
     let layout = response_batch(lm.vocab_size(), w);
     let mut optimizer = FusedAdamWConfig::default().init::<B, Qwen2ForCausalLm<B>>();
     let mut slot = Some(lm);
-    let secs = median_secs::<B>(&device, "train", w, out, || {
+    // Two untimed steps: AdamW's first step creates its moments, and the second, the first with
+    // moments to update, runs (and on a GPU compiles) kernels the first did not.
+    let secs = median_secs_after::<B>(&device, "train", w, 2, out, || {
         let model = slot.take().expect("model present between steps");
         let head = PolicyLogprobs::forward(&model, &layout, 1.0, w.pad_id);
         let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
