@@ -47,10 +47,14 @@ fn batch() -> ResponseBatch {
     ResponseBatch::new(&prompts, &responses)
 }
 
-/// Per-token weights of the policy-gradient loss, `[3, 5]` (advantage-like, both signs).
-fn weights<B: AutodiffBackend>(device: &B::Device) -> Tensor<B, 2> {
-    let w: Vec<f32> = (0..15).map(|i| ((i * 7) % 5) as f32 * 0.5 - 1.0).collect();
-    Tensor::from_data(TensorData::new(w, [3, 5]), device)
+/// Per-token weights of the policy-gradient loss, `[rows, longest response]` (advantage-like,
+/// both signs).
+fn weights<B: AutodiffBackend>(layout: &ResponseBatch, device: &B::Device) -> Tensor<B, 2> {
+    let shape = [layout.rows.len(), layout.max_response];
+    let w: Vec<f32> = (0..shape[0] * shape[1])
+        .map(|i| ((i * 7) % 5) as f32 * 0.5 - 1.0)
+        .collect();
+    Tensor::from_data(TensorData::new(w, shape), device)
 }
 
 /// Mean cross-entropy of the fixture's responses, as the warm-up computes it.
@@ -80,9 +84,9 @@ fn policy_grads<B: AutodiffBackend>(
     policy: &Qwen2ForCausalLm<B>,
     device: &B::Device,
 ) -> (f32, B::Gradients) {
-    let head = PolicyLogprobs::forward(policy, &batch(), 0.8, PAD);
-    let mask = batch().response_mask::<B>(device);
-    let w = weights::<B>(device) * mask;
+    let layout = batch();
+    let head = PolicyLogprobs::forward(policy, &layout, 0.8, PAD);
+    let w = weights::<B>(&layout, device) * layout.response_mask::<B>(device);
     let loss = (head.log_probs.clone() * w.clone() + head.entropies.clone() * w * 0.1).sum();
     let value = loss.clone().into_scalar().elem::<f32>();
     (value, head.backward(loss))
