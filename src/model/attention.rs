@@ -139,13 +139,10 @@ impl<B: Backend> Attention<B> {
         let [batch, seq, _] = x.dims();
         // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
         let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
-        let q = rotary
-            .apply(split(per_token(&self.q_proj, x.clone()), self.num_heads))
-            .swap_dims(1, 2);
-        let k = rotary
-            .apply(split(per_token(&self.k_proj, x.clone()), self.num_kv_heads))
-            .swap_dims(1, 2);
-        let v = split(per_token(&self.v_proj, x), self.num_kv_heads).swap_dims(1, 2);
+        let q = head_major(rotary.apply(split(per_token(&self.q_proj, x.clone()), self.num_heads)));
+        let k =
+            head_major(rotary.apply(split(per_token(&self.k_proj, x.clone()), self.num_kv_heads)));
+        let v = head_major(split(per_token(&self.v_proj, x), self.num_kv_heads));
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
@@ -166,10 +163,30 @@ impl<B: Backend> Attention<B> {
             let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
             attention(q, k, v, forbidden, None, options).reshape([b, self.num_heads, s, d])
         };
-        let out = out
-            .swap_dims(1, 2)
-            .reshape([batch, seq, self.num_heads * self.head_dim]);
+        let out = token_major(out).reshape([batch, seq, self.num_heads * self.head_dim]);
         per_token(&self.o_proj, out)
+    }
+}
+
+/// `[batch, seq, heads, head_dim]` as `[batch, heads, seq, head_dim]`. With one position the two
+/// orders are the same memory, so a decoding step reshapes, keeping the tensor contiguous, where
+/// swapping axes would leave strides that a later kernel copies away.
+fn head_major<B: Backend>(t: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [b, s, h, d] = t.dims();
+    if s == 1 {
+        t.reshape([b, h, s, d])
+    } else {
+        t.swap_dims(1, 2)
+    }
+}
+
+/// The inverse of [`head_major`].
+fn token_major<B: Backend>(t: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [b, h, s, d] = t.dims();
+    if s == 1 {
+        t.reshape([b, s, h, d])
+    } else {
+        t.swap_dims(1, 2)
     }
 }
 
