@@ -35,9 +35,11 @@ fn logits_match_transformers_tied_and_untied() {
 fn training_cross_entropy_matches_transformers() {
     use burn::backend::Autodiff;
     use burn::tensor::ElementConversion;
-    use common::training_parity::{sft_loss, training_fixture};
+    use common::training_parity::{sft_loss, training_batch, training_fixture};
     let policy = load::<Autodiff<Flex>>("tiny-tied", DType::F32, &dev());
-    let got: f32 = sft_loss(&policy, &dev()).into_scalar().elem();
+    let got: f32 = sft_loss(&policy, &training_batch(), &dev())
+        .into_scalar()
+        .elem();
     let want = training_fixture()["loss_float32"].as_f64().unwrap() as f32;
     assert!(
         (got - want).abs() <= 1e-5 * want,

@@ -139,6 +139,7 @@ impl<B: Backend> Attention<B> {
         let [batch, seq, _] = x.dims();
         // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
         let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
+        let head_major = swap_seq_and_heads::<B>;
         let q = head_major(rotary.apply(split(per_token(&self.q_proj, x.clone()), self.num_heads)));
         let k =
             head_major(rotary.apply(split(per_token(&self.k_proj, x.clone()), self.num_kv_heads)));
@@ -163,28 +164,19 @@ impl<B: Backend> Attention<B> {
             let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
             attention(q, k, v, forbidden, None, options).reshape([b, self.num_heads, s, d])
         };
-        let out = token_major(out).reshape([batch, seq, self.num_heads * self.head_dim]);
+        let out = swap_seq_and_heads(out).reshape([batch, seq, self.num_heads * self.head_dim]);
         per_token(&self.o_proj, out)
     }
 }
 
-/// `[batch, seq, heads, head_dim]` as `[batch, heads, seq, head_dim]`. With one position the two
-/// orders are the same memory, so a decoding step reshapes, keeping the tensor contiguous, where
-/// swapping axes would leave strides that a later kernel copies away.
-fn head_major<B: Backend>(t: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [b, s, h, d] = t.dims();
-    if s == 1 {
-        t.reshape([b, h, s, d])
-    } else {
-        t.swap_dims(1, 2)
-    }
-}
-
-/// The inverse of [`head_major`].
-fn token_major<B: Backend>(t: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [b, h, s, d] = t.dims();
-    if s == 1 {
-        t.reshape([b, s, h, d])
+/// Swaps the sequence and head axes: `[batch, seq, heads, head_dim]` to `[batch, heads, seq,
+/// head_dim]` and back. With one position (a decoding step) both orders are the same memory, so
+/// a reshape does it, keeping the tensor contiguous, where swapping axes would leave strides that
+/// a later kernel copies away.
+fn swap_seq_and_heads<B: Backend>(t: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [b, m, n, d] = t.dims();
+    if m == 1 || n == 1 {
+        t.reshape([b, n, m, d])
     } else {
         t.swap_dims(1, 2)
     }

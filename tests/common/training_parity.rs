@@ -31,7 +31,7 @@ pub fn training_fixture() -> serde_json::Value {
 }
 
 /// The fixture's three prompt/response pairs, of different lengths (right padding on both sides).
-fn batch() -> ResponseBatch {
+pub fn training_batch() -> ResponseBatch {
     let fixture = training_fixture();
     let rows = |key: &str| -> Vec<Vec<u32>> {
         fixture[key]
@@ -60,20 +60,21 @@ fn weights<B: AutodiffBackend>(layout: &ResponseBatch, device: &B::Device) -> Te
 /// Mean cross-entropy of the fixture's responses, as the warm-up computes it.
 pub fn sft_loss<B: AutodiffBackend>(
     policy: &Qwen2ForCausalLm<B>,
+    layout: &ResponseBatch,
     device: &B::Device,
 ) -> Tensor<B, 1> {
-    let layout = batch();
     let mask = layout.response_mask::<B>(device);
-    let (logp, _) = response_logprobs(policy, &layout, 1.0, PAD, false);
+    let (logp, _) = response_logprobs(policy, layout, 1.0, PAD, false);
     -(logp * mask.clone()).sum() / mask.sum()
 }
 
 /// The warm-up's gradients.
 fn sft_grads<B: AutodiffBackend>(
     policy: &Qwen2ForCausalLm<B>,
+    layout: &ResponseBatch,
     device: &B::Device,
 ) -> (f32, B::Gradients) {
-    let loss = sft_loss(policy, device);
+    let loss = sft_loss(policy, layout, device);
     let value = loss.clone().into_scalar().elem::<f32>();
     (value, loss.backward())
 }
@@ -82,18 +83,22 @@ fn sft_grads<B: AutodiffBackend>(
 /// weighted per token.
 fn policy_grads<B: AutodiffBackend>(
     policy: &Qwen2ForCausalLm<B>,
+    layout: &ResponseBatch,
     device: &B::Device,
 ) -> (f32, B::Gradients) {
-    let layout = batch();
-    let head = PolicyLogprobs::forward(policy, &layout, 0.8, PAD);
-    let w = weights::<B>(&layout, device) * layout.response_mask::<B>(device);
+    let head = PolicyLogprobs::forward(policy, layout, 0.8, PAD);
+    let w = weights::<B>(layout, device) * layout.response_mask::<B>(device);
     let loss = (head.log_probs.clone() * w.clone() + head.entropies.clone() * w * 0.1).sum();
     let value = loss.clone().into_scalar().elem::<f32>();
     (value, head.backward(loss))
 }
 
 /// A loss's value and gradients on a backend.
-type Grads<B> = fn(&Qwen2ForCausalLm<B>, &Device<B>) -> (f32, <B as AutodiffBackend>::Gradients);
+type Grads<B> = fn(
+    &Qwen2ForCausalLm<B>,
+    &ResponseBatch,
+    &Device<B>,
+) -> (f32, <B as AutodiffBackend>::Gradients);
 
 /// Every float parameter (path, values) in visiting order, or its gradient where `grads` is given.
 struct Collect<'a, B: AutodiffBackend> {
@@ -181,6 +186,7 @@ fn assert_tensors_close(
 /// loss after one AdamW step of each; every value is finite.
 pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
     let cpu_device = Default::default();
+    let layout = training_batch();
     let cases: [(&str, Grads<B>, Grads<Cpu>); 2] = [
         ("warm-up cross-entropy", sft_grads::<B>, sft_grads::<Cpu>),
         (
@@ -192,8 +198,8 @@ pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
     for (what, on_gpu, on_cpu) in cases {
         let policy = load::<B>(MODEL, DType::F32, device);
         let reference = load::<Cpu>(MODEL, DType::F32, &cpu_device);
-        let (loss, grads) = on_gpu(&policy, device);
-        let (want_loss, want_grads) = on_cpu(&reference, &cpu_device);
+        let (loss, grads) = on_gpu(&policy, &layout, device);
+        let (want_loss, want_grads) = on_cpu(&reference, &layout, &cpu_device);
         assert!(
             loss.is_finite() && (loss - want_loss).abs() <= tol * want_loss.abs().max(1.0),
             "{what}: loss {loss} against the CPU's {want_loss}"
@@ -226,8 +232,10 @@ pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
             &collect(&reference, None),
             |_| 2.0 * LR as f32 * (1.0 + tol),
         );
-        let after = sft_loss(&policy, device).into_scalar().elem::<f32>();
-        let want_after = sft_loss(&reference, &cpu_device)
+        let after = sft_loss(&policy, &layout, device)
+            .into_scalar()
+            .elem::<f32>();
+        let want_after = sft_loss(&reference, &layout, &cpu_device)
             .into_scalar()
             .elem::<f32>();
         assert!(
