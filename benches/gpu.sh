@@ -6,6 +6,7 @@
 #
 #   benches/gpu.sh [--bin PATH] [--fallback-bin PATH] [--model-dir DIR] [--out-dir DIR]
 #                  [--budget SECONDS] [--backend NAME --shape NAME --dtype NAME] [--kernel-profile]
+#                  [--decode-only]
 #
 #   --bin        the throughput bench built with CUDA, e.g. from `cargo bench --no-run
 #                --no-default-features --features cuda --bench throughput` (the GPU machine then
@@ -26,7 +27,15 @@
 #                instead of the table, where the time of a decoding step goes: decode at batch 1
 #                and 64 (16 new tokens) under CubeCL's profiling logger, which times every kernel
 #                on the device; kernel-profile.md sums the times per kernel (matmuls by the tile
-#                families CubeCL picked), kernels-b*.log.gz keep every kernel run
+#                families CubeCL picked), kernels-b*.log.gz keep every kernel run; batch 1 also
+#                with the weights in [out, in] order (kernels-b1-out-in.log.gz)
+#   --decode-only
+#                only the decode rows (both weight orders), e.g. to compare a build with
+#                autotuning, whose kernel compilation would not leave time for the rest
+#
+# Decode runs twice: with the linear layers' weights as loaded ([in, out] row-major) and, at
+# batch 1 and 8, in the checkpoint's [out, in] order read transposed (the bench's
+# --weight-layout out-in), for which CubeCL has matrix-vector kernels; those rows are marked.
 #
 # Kernel compilation dominates a first CUDA run. A bench built without the `autotune` feature
 # (`--no-default-features --features cuda`, as benches/gpu_carry.sh builds it) compiles one kernel
@@ -61,6 +70,7 @@ BACKEND=cuda
 SHAPE=1.5b
 DTYPE=bf16
 KERNEL_PROFILE=""
+DECODE_ONLY=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN=$2; shift ;;
@@ -72,7 +82,8 @@ while [[ $# -gt 0 ]]; do
         --shape) SHAPE=$2; shift ;;
         --dtype) DTYPE=$2; shift ;;
         --kernel-profile) KERNEL_PROFILE=1 ;;
-        -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
+        --decode-only) DECODE_ONLY=1 ;;
+        -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -192,15 +203,19 @@ trap 'kill "$MONITOR" 2>/dev/null' EXIT
 if [[ -n "$KERNEL_PROFILE" ]]; then
     PROFILE="$OUT_DIR/kernel-profile.md"
     echo "Per-kernel device time of decoding, $CARD, '$SHAPE' shape in $DTYPE, $BACKEND backend; 64-token prompt, 16 new tokens, warm-up and one timed run (CubeCL's profiling logger, level basic); $(date -u '+%Y-%m-%d %H:%M UTC')." >"$PROFILE"
-    for b in 1 64; do
-        KERNELS="$OUT_DIR/kernels-b$b.log"
+    for run in 1:in-out 64:in-out 1:out-in; do
+        b=${run%%:*} layout=${run#*:}
+        suffix="" title=""
+        [[ "$layout" == out-in ]] && suffix="-out-in" title=", [out, in] weights"
+        KERNELS="$OUT_DIR/kernels-b$b$suffix.log"
         rm -f "$KERNELS" "$KERNELS.gz"
         printf '%s\n' "$BASE_TOML" "" "[profiling.logger]" 'level = "basic"' "file = \"$KERNELS\"" >"$OUT_DIR/cubecl.toml"
-        step "kernel profile, decode batch $b" 150 --model "$MODEL_DIR" --backend "$BACKEND" \
-            --dtype "$DTYPE" --repeats 1 --mode decode --batch "$b" --prompt-len 64 --new-tokens 16
+        step "kernel profile, decode batch $b$title" 150 --model "$MODEL_DIR" --backend "$BACKEND" \
+            --dtype "$DTYPE" --repeats 1 --mode decode --batch "$b" --prompt-len 64 --new-tokens 16 \
+            --weight-layout "$layout"
         {
             echo
-            echo "Batch $b:"
+            echo "Batch $b$title:"
             echo
             echo "| kernel | runs | total ms | mean µs | share |"
             echo "|---|---:|---:|---:|---:|"
@@ -224,10 +239,14 @@ fi
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
 step "decode, batch 1/8/32/64" 170 "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
     --prompt-len 64 --new-tokens 64
-step "training step, [8, 512]" 110 "${COMMON[@]}" --mode train --batch 8 \
-    --prompt-len 256 --new-tokens 256
-step "prefill and log-prob forward, batch 8" 90 "${COMMON[@]}" --mode prefill,logprob --batch 8 \
-    --prompt-len 512 --new-tokens 512
+step "decode, batch 1/8, [out, in] weights" 90 "${COMMON[@]}" --mode decode --batch 1,8 \
+    --prompt-len 64 --new-tokens 64 --weight-layout out-in
+if [[ -z "$DECODE_ONLY" ]]; then
+    step "training step, [8, 512]" 110 "${COMMON[@]}" --mode train --batch 8 \
+        --prompt-len 256 --new-tokens 256
+    step "prefill and log-prob forward, batch 8" 90 "${COMMON[@]}" --mode prefill,logprob \
+        --batch 8 --prompt-len 512 --new-tokens 512
+fi
 
 # The table, from the JSON lines (no Python needed).
 jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
@@ -266,6 +285,7 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
         b=$(jget batch "$line")
         mark=""
         [[ "$(jget autotune "$line")" == true ]] && mark=$MIXED
+        [[ "$(jget weight_layout "$line")" == out-in ]] && mark+=" ([out, in] weights)"
         if [[ -n "$(jget decode_tokens_per_s "$line")" ]]; then
             echo "| decode, batch $b (64-token prompt, 64 new)$mark | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% | $(busy "$(jget decode_windows "$line")") |"
         fi

@@ -13,7 +13,8 @@
 #                                        # there: gpu.sh with the bench built with autotuning
 #   benches/gpu_carry.sh checks [SECS]   # there: tests/cuda_checks.rs (ignored by default), each
 #                                        #   test in its own process (the training-step parity
-#                                        #   first, the smoke run last), within SECS seconds in all
+#                                        #   and the warm-up steps first, the smoke run last),
+#                                        #   within SECS seconds in all
 #                                        #   (default 300), compiled kernels kept where gpu.sh
 #                                        #   keeps its own, autotuning at CubeCL's `minimal` level
 #                                        #   as in gpu.sh; log in $OUT/cuda_checks.log
@@ -21,9 +22,11 @@
 #                                        #   built without autotuning: each kernel's device time
 #                                        #   while decoding at batch 1 and 64, summed per kernel
 #   benches/gpu_carry.sh all [SECS [ARGS]]
-#                                        # there: bench (budget 300 s), profile and checks, in
-#                                        #   that order, within SECS seconds (default 560), as one
-#                                        #   device command; 7 files in $OUT (ARGS go to gpu.sh)
+#                                        # there: bench (budget 240 s), bench-autotune
+#                                        #   --decode-only (budget 150 s, in $OUT/autotune),
+#                                        #   profile and checks, in that order, within SECS
+#                                        #   seconds (default 560), as one device command; 11
+#                                        #   files in $OUT (ARGS go to gpu.sh)
 #
 # gpu.sh is budgeted to 8 minutes and took 162 s on a fresh H200 (see benches/RESULTS.md); the
 # checks get 5 by default. With autotuning, gpu.sh's kernel compilation needed more than 8
@@ -93,7 +96,8 @@ case "${1:-}" in
         # a run the time limit may cut short.
         tests=$(unpack integration)
         names=$("$tests" cuda_checks --ignored --list 2>/dev/null | sed -n 's/: test$//p')
-        ordered=$(grep training_step <<<"$names"; grep -v 'training_step\|smoke' <<<"$names"; grep smoke <<<"$names")
+        ordered=$(grep training_step <<<"$names"; grep warmup <<<"$names"
+            grep -v 'training_step\|warmup\|smoke' <<<"$names"; grep smoke <<<"$names")
         log="$out/cuda_checks.log"
         : >"$log"
         deadline=$((SECONDS + secs))
@@ -120,8 +124,13 @@ case "${1:-}" in
         shift $(($# < 2 ? $# : 2))
         out=${OUT:-/tmp/prof-gpu-all}
         mkdir -p "$out"
-        OUT=$out bash "$0" bench --budget 300 "$@" || echo "gpu_carry.sh: the bench failed"
+        OUT=$out bash "$0" bench --budget 240 "$@" || echo "gpu_carry.sh: the bench failed"
         rm -f "$out/cubecl.toml"
+        # Decoding as users' builds run it (autotuning on), both weight orders: the matrix-vector
+        # kernels are only reachable through the autotuner.
+        OUT=$out/autotune bash "$0" bench-autotune --decode-only --budget 150 "$@" \
+            || echo "gpu_carry.sh: the autotuned decode bench failed"
+        rm -f "$out/autotune/cubecl.toml"
         # The profile's own JSON lines and utilization samples are not needed; its log and kernel
         # logs travel as one file.
         profile=$(mktemp -d)
@@ -131,7 +140,7 @@ case "${1:-}" in
         OUT=$out bash "$0" checks $((secs - SECONDS))
         ;;
     *)
-        sed -n '2,30p' "$0"
+        sed -n '2,35p' "$0"
         exit 2
         ;;
 esac

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A dry run of benches/gpu.sh on a machine without a GPU: the whole script (model making, the
-# three timed steps under the budget, the table) on the CPU backend with the bench's tiny shape in
+# four timed steps under the budget, the table) on the CPU backend with the bench's tiny shape in
 # f32, a stub `nvidia-smi` naming an H200, and the throughput bench built with the test profile.
 # It fails unless every row of the table is there with its figure and, where the script gives
 # one, its fraction of the card's bound. A second run gives the script a primary bench that
 # reports itself as built without autotuning and crashes in the training step after a first line
 # of output, with the real bench as `--fallback-bin`: the table must then have every row once,
 # the decode rows unmarked and the rows from the training step on marked as autotuned, and name
-# the step of the crash. A third run, with --kernel-profile, gives it a stub bench that writes
+# the step of the crash. A third, with --decode-only, must give the six decode rows (both weight
+# orders) and no others. A fourth run, with --kernel-profile, gives it a stub bench that writes
 # kernel timings in the format of CubeCL's profiling log, and checks their sums per kernel.
 #
 #   benches/gpu_dry_run.sh [--bin PATH]
@@ -75,10 +76,18 @@ check() {
     for b in 1 8 32 64; do
         row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| $busy \|$" "$1" "decode batch $b"
     done
+    for b in 1 8; do
+        row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \(\[out, in\] weights\) \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| $busy \|$" "$1" "decode batch $b, [out, in] weights"
+    done
+    if [[ -n "${DECODE_ONLY:-}" ]]; then
+        [[ $(grep -c "^| [a-z]" "$table") == 7 ]] || fail "$1" "rows beyond the header and the six decode rows"
+        cat "$table"
+        return
+    fi
     row "^\| training step \(log-prob forward, backward, AdamW\), \[8, 512\]$mr \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| 37% \([0-9]+\) \|$" "$1" training
     row "^\| prefill, \[8, 512\]$mr \| [0-9]+ \| \| \| $busy \|$" "$1" prefill
     row "^\| log-prob forward, \[8, 1024\]$mr \| [0-9]+ \| \| \| $busy \|$" "$1" "log-prob"
-    [[ $(grep -c "^| [a-z]" "$table") == 8 ]] || fail "$1" "rows beyond the header and the seven expected"
+    [[ $(grep -c "^| [a-z]" "$table") == 10 ]] || fail "$1" "rows beyond the header and the nine expected"
     cat "$table"
 }
 
@@ -93,7 +102,11 @@ check fallback "autotune off \\(built without the autotune feature\\) except in 
     "" " \\(autotuned\\)"
 echo "gpu_dry_run.sh: after a crash the table is complete, the fallback's rows marked"
 
-# The third run's bench: a few kernel timings, in CubeCL's format, into the file cubecl.toml names.
+run decode-only --bin "$BIN" --decode-only
+DECODE_ONLY=1 check decode-only 'autotune (level [a-z]+|off \(built without the autotune feature\))' "" ""
+echo "gpu_dry_run.sh: --decode-only gives the decode rows alone"
+
+# The fourth run's bench: a few kernel timings, in CubeCL's format, into the file cubecl.toml names.
 cat >"$WORK/stub/profiling-bench" <<'STUB'
 #!/usr/bin/env bash
 log=$(sed -n 's/^file = "\(.*\)"$/\1/p' cubecl.toml | tail -1)
@@ -121,6 +134,10 @@ for b in 1 64; do
         }
     done
 done
-[[ -f "$WORK/profile/kernels-b64.log.gz" ]] || { echo "gpu_dry_run.sh: kernels-b64.log.gz missing" >&2; exit 1; }
+for log in kernels-b64.log.gz kernels-b1-out-in.log.gz; do
+    [[ -f "$WORK/profile/$log" ]] || { echo "gpu_dry_run.sh: $log missing" >&2; exit 1; }
+done
+grep -q '^Batch 1, \[out, in\] weights:' "$profile" \
+    || { echo "gpu_dry_run.sh: no section for batch 1 with [out, in] weights" >&2; exit 1; }
 cat "$profile"
 echo "gpu_dry_run.sh: the kernel profile sums each kernel's runs"

@@ -27,6 +27,7 @@ use prof_grpo::backend::{
     AutodiffTask, BackendKind, BackendTask, default_dtype, run_autodiff, run_inference,
 };
 use prof_grpo::model::dtype::parse_dtype;
+use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
 use prof_grpo::model::{PretrainedLm, load_pretrained};
 use serde_json::{Map, Value, json};
 use std::io::Write;
@@ -96,6 +97,11 @@ struct Args {
     /// Write a seeded random model of `--shape` into this directory and exit.
     #[arg(long, value_name = "DIR")]
     make_random_model: Option<PathBuf>,
+    /// Memory order of the linear layers' weights in the inference modes: `in-out` as loaded, or
+    /// `out-in` (the checkpoint's order, read transposed), which GPU backends multiply with other
+    /// kernels.
+    #[arg(long, value_enum, default_value_t = MatrixLayout::InOut)]
+    weight_layout: MatrixLayout,
     /// Shape for `--make-random-model`.
     #[arg(long, value_enum, default_value_t = Shape::M47)]
     shape: Shape,
@@ -233,12 +239,21 @@ impl BackendTask for InferenceTask<'_> {
     fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
         let dtype = self.args.dtype()?;
         let model = self.args.model.as_ref().expect("required by clap");
-        let lm = load_pretrained::<B>(&model.display().to_string(), dtype, &device)?;
+        let mut lm = load_pretrained::<B>(&model.display().to_string(), dtype, &device)?;
+        if self.args.weight_layout != MatrixLayout::InOut {
+            lm.model = with_matrix_layout(lm.model, self.args.weight_layout);
+        }
         measure::note(&format!("loaded {}", model.display()));
         let mut lines = Vec::new();
         for &batch in &self.args.batch {
             let w = self.args.workload(batch, pad_id(&lm));
             let mut m = header(self.args, &lm, batch, dtype);
+            let layout = self
+                .args
+                .weight_layout
+                .to_possible_value()
+                .expect("a named value");
+            m.insert("weight_layout".into(), json!(layout.get_name()));
             for mode in &self.modes {
                 match mode {
                     Mode::Prefill => measure::prefill(&lm.model, &w, &mut m)?,

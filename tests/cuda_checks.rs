@@ -82,6 +82,23 @@ fn cuda_padding_cache_and_greedy_match_transformers() {
     assert_eq!(checked, 4);
 }
 
+/// With every linear weight stored as its checkpoint's `[out, in]` (viewed transposed), the
+/// tensor-core and matrix-vector kernels that layout selects give the same logits: the full
+/// forward against transformers with TF32 matmuls, and one-token decoding steps within the same
+/// bound as with `[in, out]` weights.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_out_in_weights_match_transformers() {
+    use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
+    for model in ["tiny-tied", "tiny-untied"] {
+        let lm = with_matrix_layout(load::<Cuda>(model, DType::F32, &dev()), MatrixLayout::OutIn);
+        let tf32 = format!("{model}/logits_tf32.json");
+        check_model_logits(&lm, model, &tf32, TF32_EMULATED_TOLERANCE, &dev());
+        let f32 = format!("{model}/logits.json");
+        check_model_incremental(&lm, model, &f32, 1.5 * tf32_shift(model), &dev());
+    }
+}
+
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn cuda_bf16_matches_within_bf16_tolerance() {
@@ -96,6 +113,20 @@ fn cuda_bf16_matches_within_bf16_tolerance() {
     );
 }
 
+/// In bf16 a decoding step's logits equal the full forward's within the bf16 tolerance above,
+/// with the weights as loaded and in `[out, in]` order: the one-row products (see `per_token`
+/// on Burn's fusion) in the dtype users train in.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_bf16_decoding_matches_the_full_forward() {
+    use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
+    let lm = load::<Cuda>("tiny-tied-bf16", DType::BF16, &dev());
+    let expected = "tiny-tied-bf16/logits_bf16.json";
+    check_cache_against_full_forward(&lm, "tiny-tied-bf16", expected, 0.35, &dev());
+    let lm = with_matrix_layout(lm, MatrixLayout::OutIn);
+    check_cache_against_full_forward(&lm, "tiny-tied-bf16", expected, 0.35, &dev());
+}
+
 /// A training step (both losses, every gradient, an AdamW step) equals the CPU backend's within
 /// what TF32 explains, relative to each gradient's largest element: the first check of where a
 /// training run's numbers part from the CPU's on CUDA.
@@ -106,6 +137,16 @@ fn cuda_training_step_matches_cpu() {
     let fixture = common::training_parity::training_fixture();
     let tf32 = fixture["largest_relative_gradient_error"].as_f64().unwrap() as f32;
     common::training_parity::check_training_step::<Autodiff<Cuda>>(3.0 * tf32, &dev());
+}
+
+/// The smoke run's first twelve warm-up steps (where an earlier CUDA run's loss turned NaN by
+/// step 10 while the CPU's and wgpu's did not) give the CPU backend's loss at every step, within
+/// 1%: TF32 moves a step's loss by about 1e-3 of itself, a wrong gradient by far more within a
+/// few steps. A non-finite value stops the warm-up with an error naming where it sits.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_warmup_steps_match_cpu() {
+    common::training_parity::check_warmup_run::<Autodiff<Cuda>>(12, 1e-2, &dev());
 }
 
 /// A short smoke run (warm-up, toy PRM, PROF-GRPO steps) on CUDA: every step's loss, gradient

@@ -7,6 +7,7 @@ use burn::tensor::{
 };
 
 use super::kv_cache::KvCache;
+use super::matrix_layout::MatrixLayout;
 use super::rotary::RotaryTables;
 use super::token_linear::per_token;
 
@@ -37,6 +38,9 @@ pub struct Attention<B: Backend> {
     pub num_kv_heads: usize,
     /// Width of one head.
     pub head_dim: usize,
+    /// Memory order of the projections' weights.
+    #[module(skip)]
+    pub matrix_layout: MatrixLayout,
 }
 
 /// The causal mask `[1, 1, groups · queries, keys]` of query heads folded into the query axis:
@@ -140,10 +144,18 @@ impl<B: Backend> Attention<B> {
         // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
         let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
         let head_major = swap_seq_and_heads::<B>;
-        let q = head_major(rotary.apply(split(per_token(&self.q_proj, x.clone()), self.num_heads)));
-        let k =
-            head_major(rotary.apply(split(per_token(&self.k_proj, x.clone()), self.num_kv_heads)));
-        let v = head_major(split(per_token(&self.v_proj, x), self.num_kv_heads));
+        let q = head_major(rotary.apply(split(
+            per_token(&self.q_proj, self.matrix_layout, x.clone()),
+            self.num_heads,
+        )));
+        let k = head_major(rotary.apply(split(
+            per_token(&self.k_proj, self.matrix_layout, x.clone()),
+            self.num_kv_heads,
+        )));
+        let v = head_major(split(
+            per_token(&self.v_proj, self.matrix_layout, x),
+            self.num_kv_heads,
+        ));
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
@@ -165,7 +177,7 @@ impl<B: Backend> Attention<B> {
             attention(q, k, v, forbidden, None, options).reshape([b, self.num_heads, s, d])
         };
         let out = swap_seq_and_heads(out).reshape([batch, seq, self.num_heads * self.head_dim]);
-        per_token(&self.o_proj, out)
+        per_token(&self.o_proj, self.matrix_layout, out)
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use super::attention::Attention;
 use super::config::Qwen2Config;
 use super::decoder_layer::DecoderLayer;
+use super::matrix_layout::MatrixLayout;
 use super::mlp::Mlp;
 use super::qwen2::{Qwen2ForCausalLm, Qwen2Model};
 use super::rms_norm::RmsNorm;
@@ -113,6 +114,7 @@ pub fn load_backbone<B: Backend>(
                 num_heads: nh,
                 num_kv_heads: nkv,
                 head_dim: hd,
+                matrix_layout: MatrixLayout::InOut,
             },
             post_attention_layernorm: load_norm(
                 store,
@@ -126,6 +128,7 @@ pub fn load_backbone<B: Backend>(
                 gate_proj: lin("mlp.gate_proj", h, config.intermediate_size, false)?,
                 up_proj: lin("mlp.up_proj", h, config.intermediate_size, false)?,
                 down_proj: lin("mlp.down_proj", config.intermediate_size, h, false)?,
+                matrix_layout: MatrixLayout::InOut,
             },
         });
     }
@@ -173,7 +176,11 @@ pub fn load_causal_lm<B: Backend>(
             .with_context(|| format!("loading the model in {}", dir.display()))?,
         )
     };
-    Ok(Qwen2ForCausalLm { model, lm_head })
+    Ok(Qwen2ForCausalLm {
+        model,
+        lm_head,
+        head_layout: MatrixLayout::InOut,
+    })
 }
 
 /// A causal LM with seeded random weights (see [`RandomInit`](super::init::RandomInit)).
@@ -197,5 +204,9 @@ pub fn random_causal_lm<B: Backend>(
             device,
         )?)
     };
-    Ok(Qwen2ForCausalLm { model, lm_head })
+    Ok(Qwen2ForCausalLm {
+        model,
+        lm_head,
+        head_layout: MatrixLayout::InOut,
+    })
 }

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod init;
 pub mod kv_cache;
 pub mod loader;
+pub mod matrix_layout;
 pub mod mlp;
 pub mod preset;
 pub mod pretrained;

@@ -7,6 +7,7 @@ use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
 use super::attention::{AttentionMask, LayerMask};
 use super::decoder_layer::DecoderLayer;
 use super::kv_cache::KvCache;
+use super::matrix_layout::MatrixLayout;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryTables;
 use super::token_linear::per_token;
@@ -229,6 +230,9 @@ pub struct Qwen2ForCausalLm<B: Backend> {
     pub model: Qwen2Model<B>,
     /// `lm_head`; `None` when tied to the embedding matrix (logits = `h · embedᵀ`).
     pub lm_head: Option<Linear<B>>,
+    /// Memory order of `lm_head`'s weight.
+    #[module(skip)]
+    pub head_layout: MatrixLayout,
 }
 
 impl<B: Backend> Qwen2ForCausalLm<B> {
@@ -240,7 +244,7 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
     /// Logits `[batch, seq, vocab]` from hidden states `[batch, seq, hidden]`.
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(head) => per_token(head, hidden),
+            Some(head) => per_token(head, self.head_layout, hidden),
             None => {
                 let [b, s, h] = hidden.dims();
                 let embed = self.model.embed_tokens.weight.val();

@@ -8,20 +8,52 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::matrix_layout::MatrixLayout;
 use crate::host::flex::is_flex;
 
 /// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. On the
 /// CPU backend a decoding step (`seq` = 1) keeps Burn's batched form, whose rows it runs in
 /// parallel where it would run one small product on one thread. A GPU runs that form as `batch`
 /// separate products, each reading the whole weight, so there a decoding step is one product too.
-pub fn per_token<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+///
+/// A single token on a GPU backend with the weight in `[out, in]` order ([`MatrixLayout::OutIn`])
+/// is computed as the matrix-vector product `Wᵀ · xᵀ`, whose matrix is then contiguous: the form
+/// CubeCL's matrix-vector kernels take, and one that Burn 0.21's fusion computes correctly, where
+/// `x · W` with a single row, a transposed `W` and fused operations on both sides of the product
+/// gives wrong numbers (tested on wgpu in `tests/model_parity_wgpu.rs`).
+pub fn per_token<B: Backend>(
+    layer: &Linear<B>,
+    layout: MatrixLayout,
+    x: Tensor<B, 3>,
+) -> Tensor<B, 3> {
     let [batch, seq, width] = x.dims();
-    if seq == 1 && is_flex::<B>() {
-        return layer.forward(x);
+    if is_flex::<B>() {
+        if seq == 1 {
+            return layer.forward(x);
+        }
+    } else if batch * seq == 1 && layout == MatrixLayout::OutIn {
+        return matrix_vector(layer.weight.val(), layer.bias.as_ref().map(|b| b.val()), x);
     }
     let y = layer.forward(x.reshape([batch * seq, width]));
     let out = y.dims()[1];
     y.reshape([batch, seq, out])
+}
+
+/// `x · weight + bias` for one token `x: [1, 1, in]` as `weightᵀ · xᵀ` (`weight: [in, out]`).
+pub fn matrix_vector<B: Backend>(
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+    x: Tensor<B, 3>,
+) -> Tensor<B, 3> {
+    let [width, out] = weight.dims();
+    let y = weight
+        .transpose()
+        .matmul(x.reshape([width, 1]))
+        .reshape([1, 1, out]);
+    match bias {
+        Some(b) => y + b.reshape([1, 1, out]),
+        None => y,
+    }
 }
 
 #[cfg(test)]
@@ -47,7 +79,7 @@ mod tests {
             TensorData::new(vec![1.0f32, 1.0, 2.0, 0.0, 0.0, 3.0, -1.0, 1.0], [2, 2, 2]),
             &device,
         );
-        let y = per_token(&layer, x.clone());
+        let y = per_token(&layer, MatrixLayout::InOut, x.clone());
         y.to_data().assert_approx_eq::<f32>(
             &TensorData::new(vec![3.5f32, 2.5, 6.5, 1.5], [2, 2, 1]),
             Tolerance::default(),
@@ -56,7 +88,7 @@ mod tests {
             .forward(x.clone())
             .to_data()
             .assert_approx_eq::<f32>(&y.to_data(), Tolerance::default());
-        per_token(&layer, x.narrow(1, 0, 1))
+        per_token(&layer, MatrixLayout::InOut, x.narrow(1, 0, 1))
             .to_data()
             .assert_approx_eq::<f32>(
                 &TensorData::new(vec![3.5f32, 6.5], [2, 1, 1]),

@@ -10,6 +10,7 @@ pub mod lookup_grad;
 pub mod lr_schedule;
 pub mod metrics;
 pub mod nan_guard;
+pub mod non_finite;
 pub mod plots;
 pub mod policy_logprobs;
 pub mod progress;

@@ -130,7 +130,7 @@ pub fn build_models<B: AutodiffBackend>(
     };
 
     if config.warmup_sft.steps > 0 {
-        policy = warmup_sft(policy, &tokenizer, train_problems, config, device)?;
+        policy = warmup_sft(policy, &tokenizer, train_problems, config, device)?.0;
     }
     let reference = config.uses_reference().then(|| policy.valid());
 

@@ -169,6 +169,13 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.policy = policy;
         let update_s = t.elapsed().as_secs_f64();
         let grad_norm = update.grad_norms.iter().copied().fold(0.0f32, f32::max);
+        if let Some(because) = &update.skipped_because {
+            eprintln!(
+                "step {step}: {} of {} optimizer steps skipped: {because}",
+                update.skipped_steps,
+                update.grad_norms.len()
+            );
+        }
         self.nan_guard
             .check(
                 step,
@@ -179,7 +186,10 @@ impl<B: AutodiffBackend> Trainer<B> {
                     grad_norm as f64
                 },
             )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| match &update.skipped_because {
+                Some(because) => anyhow::anyhow!("{e}; at this step, {because}"),
+                None => anyhow::anyhow!("{e}"),
+            })?;
 
         // 8. Metrics (TRL / verl names) and samples.
         self.step = step;

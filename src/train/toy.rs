@@ -6,13 +6,15 @@
 use anyhow::Result;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
 use super::fused_adamw::FusedAdamWConfig;
+use super::grad_norm::global_grad_norm;
+use super::non_finite::{explain_non_finite_gradient, explain_non_finite_loss};
 use super::setup::prompt_template;
 use crate::data::Problem;
 use crate::data::spec::DatasetSpec;
@@ -72,14 +74,14 @@ struct SftExample {
 /// cross-entropy on `solution + eos` given the prompt. With `warmup_sft.flawed_fraction > 0`,
 /// that fraction of the toy examples shows a flawed solution instead, one of: a slip (a wrong
 /// value in one step) carried on to a wrong answer, a slip compensated back to the right answer,
-/// or the steps without the final answer.
+/// or the steps without the final answer. Returns the warmed-up policy and each step's loss.
 pub fn warmup_sft<B: AutodiffBackend>(
     mut policy: Qwen2ForCausalLm<B>,
     tokenizer: &Tokenizer,
     problems: &[Problem],
     config: &TrainConfig,
     device: &B::Device,
-) -> Result<Qwen2ForCausalLm<B>> {
+) -> Result<(Qwen2ForCausalLm<B>, Vec<f32>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed ^ 0x736674);
     let encode_response = |text: &str| -> Result<Vec<u32>> {
         let mut ids = tokenizer.encode(text)?;
@@ -122,6 +124,7 @@ pub fn warmup_sft<B: AutodiffBackend>(
     let batch = config.warmup_sft.batch_size.max(1);
     let steps = config.warmup_sft.steps;
     let report_every = (steps / 10).max(1);
+    let mut losses = Vec::with_capacity(steps as usize);
     for step in 1..=steps {
         let picked: Vec<(&[u32], &[u32])> = (0..batch)
             .map(|_| {
@@ -141,27 +144,61 @@ pub fn warmup_sft<B: AutodiffBackend>(
         let mask = layout.response_mask::<B>(device);
         let (logp, _) = response_logprobs(&policy, &layout, 1.0, 0, false);
         let loss = -(logp * mask.clone()).sum() / mask.sum();
-        let value = finite_loss(&loss, "warmup_sft", step, steps)?;
+        let at = StartUpStep::new("warmup_sft", step, steps);
+        let value;
+        (policy, value) = at.apply(policy, &mut optimizer, config.warmup_sft.lr, loss)?;
         if config.logging.print_every > 0 && (step % report_every == 0 || step == 1) {
             eprintln!("warmup_sft step {step}/{steps}: loss {value:.4}");
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &policy);
-        policy = optimizer.step(config.warmup_sft.lr, policy, grads);
+        losses.push(value);
     }
-    Ok(policy)
+    Ok((policy, losses))
 }
 
-/// The loss of step `step` of a start-up training phase, read back to the host, or an error
-/// naming the phase and the step when it is NaN or infinite (before that step's update, so the
-/// weights stay those of the last finite step).
-fn finite_loss<B: Backend>(loss: &Tensor<B, 1>, phase: &str, step: u64, steps: u64) -> Result<f32> {
-    let value: f32 = loss.clone().into_scalar().elem();
-    if value.is_finite() {
-        return Ok(value);
+/// One optimizer step of a start-up training phase (the warm-up, the toy PRM), which stops the
+/// run at the first NaN or infinity, before that step's update, with an error naming the phase,
+/// the step and where the value sits: a parameter, the forward pass, or a parameter's gradient.
+struct StartUpStep {
+    phase: &'static str,
+    step: u64,
+    steps: u64,
+}
+
+impl StartUpStep {
+    fn new(phase: &'static str, step: u64, steps: u64) -> Self {
+        Self { phase, step, steps }
     }
-    anyhow::bail!(
-        "{phase} step {step}/{steps}: the loss is {value}; stopping before this step's update"
-    )
+
+    /// The error for a non-finite `what` (`because` says where it comes from).
+    fn error(&self, what: String, because: String) -> anyhow::Error {
+        let Self { phase, step, steps } = self;
+        anyhow::anyhow!(
+            "{phase} step {step}/{steps}: {what} ({because}); stopping before this step's update"
+        )
+    }
+
+    /// Reads `loss` back, differentiates it, checks the gradients and applies `optimizer`:
+    /// the updated module and the loss.
+    fn apply<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+        module: M,
+        optimizer: &mut impl Optimizer<M, B>,
+        lr: f64,
+        loss: Tensor<B, 1>,
+    ) -> Result<(M, f32)> {
+        let value: f32 = loss.clone().into_scalar().elem();
+        if !value.is_finite() {
+            let because = explain_non_finite_loss::<B, M>(&module);
+            return Err(self.error(format!("the loss is {value}"), because));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &module);
+        let norm = global_grad_norm::<B, M>(&module, &grads);
+        if !norm.is_finite() {
+            let because = explain_non_finite_gradient::<B, M>(&module, &grads);
+            return Err(self.error(format!("the gradient norm is {norm}"), because));
+        }
+        Ok((optimizer.step(lr, module, grads), value))
+    }
 }
 
 /// A labelled PRM training example: input ids, separator positions and their labels.
@@ -259,12 +296,12 @@ pub fn train_toy_prm<B: AutodiffBackend>(
         );
         let target = Tensor::<B, 2, Int>::from_data(TensorData::new(class, [n, 1]), device);
         let loss = -picked_rows.gather(1, target).mean();
-        let value = finite_loss(&loss, "toy PRM", step as u64, TOY_PRM_STEPS as u64)?;
+        let at = StartUpStep::new("toy PRM", step as u64, TOY_PRM_STEPS as u64);
+        let value;
+        (prm, value) = at.apply(prm, &mut optimizer, TOY_PRM_LR, loss)?;
         if config.logging.print_every > 0 && (step % (TOY_PRM_STEPS / 5).max(1) == 0 || step == 1) {
             eprintln!("toy PRM step {step}/{TOY_PRM_STEPS}: loss {value:.4}");
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &prm);
-        prm = optimizer.step(TOY_PRM_LR, prm, grads);
     }
     if config.logging.print_every > 0 {
         let fresh = prm_examples(tokenizer, config.run.seed ^ TOY_PRM_CHECK_SEED)?;
@@ -368,19 +405,66 @@ mod tests {
         );
     }
 
+    /// A 2 → 1 linear layer with weight `[1, 2]ᵀ` (its first value replaced by `w0`) and bias 0
+    /// on the autodiff CPU backend, and its loss `sqrt(layer(x))` for `x = [1, −0.5]`: 0 at
+    /// `w0 = 1`, where the square root's derivative is infinite.
+    fn sqrt_loss_case(w0: f32) -> (burn::nn::Linear<Autodiff<Flex>>, Tensor<Autodiff<Flex>, 1>) {
+        let device = Default::default();
+        let mut layer = burn::nn::LinearConfig::new(2, 1).init::<Autodiff<Flex>>(&device);
+        let weight = TensorData::new(vec![w0, 2.0], [2, 1]);
+        layer.weight = layer
+            .weight
+            .map(|_| Tensor::from_data(weight, &device).require_grad());
+        layer.bias = layer
+            .bias
+            .map(|b| b.map(|_| Tensor::from_floats([0.0], &device).require_grad()));
+        let x = Tensor::<Autodiff<Flex>, 2>::from_floats([[1.0, -0.5]], &device);
+        let loss = layer.forward(x).sqrt().sum();
+        (layer, loss)
+    }
+
+    type Flex = burn::backend::Flex;
+    type Autodiff<B> = burn::backend::Autodiff<B>;
+
+    /// A finite step updates the module and returns its loss; a NaN loss names the parameter
+    /// holding the NaN; a finite loss with an infinite gradient names that gradient; both stop
+    /// before the update, naming the phase and step.
     #[test]
-    fn a_non_finite_start_up_loss_is_an_error_naming_the_phase_and_step() {
-        let loss = |v: f32| Tensor::<burn::backend::Flex, 1>::from_floats([v], &Default::default());
-        assert_eq!(finite_loss(&loss(2.5), "warmup_sft", 3, 10).unwrap(), 2.5);
-        let nan = finite_loss(&loss(f32::NAN), "warmup_sft", 3, 10).unwrap_err();
-        assert_eq!(
-            nan.to_string(),
-            "warmup_sft step 3/10: the loss is NaN; stopping before this step's update"
+    fn a_non_finite_start_up_step_is_an_error_naming_where_the_value_sits() {
+        let mut optimizer =
+            FusedAdamWConfig::default().init::<Autodiff<Flex>, burn::nn::Linear<Autodiff<Flex>>>();
+
+        let (layer, loss) = sqrt_loss_case(2.0);
+        let at = StartUpStep::new("warmup_sft", 1, 10);
+        let (updated, value) = at.apply(layer, &mut optimizer, 0.1, loss).unwrap();
+        assert!(
+            (value - 1.0).abs() < 1e-6,
+            "sqrt(2 · 1 + 2 · (−0.5)) = 1, got {value}"
         );
-        let inf = finite_loss(&loss(f32::INFINITY), "toy PRM", 7, 150).unwrap_err();
+        let w: Vec<f32> = updated.weight.val().into_data().to_vec().unwrap();
+        assert!(
+            w[0] < 2.0 && w[1] > 2.0,
+            "AdamW moves against the gradient [0.5, −0.25]: {w:?}"
+        );
+
+        let (layer, loss) = sqrt_loss_case(f32::NAN);
+        let err = StartUpStep::new("warmup_sft", 3, 10)
+            .apply(layer, &mut optimizer, 0.1, loss)
+            .unwrap_err();
         assert_eq!(
-            inf.to_string(),
-            "toy PRM step 7/150: the loss is inf; stopping before this step's update"
+            err.to_string(),
+            "warmup_sft step 3/10: the loss is NaN (parameter `weight` holds a NaN or an \
+             infinity); stopping before this step's update"
+        );
+
+        let (layer, loss) = sqrt_loss_case(1.0);
+        let err = StartUpStep::new("toy PRM", 7, 150)
+            .apply(layer, &mut optimizer, 0.1, loss)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "toy PRM step 7/150: the gradient norm is inf (the gradient of `weight` holds a NaN \
+             or an infinity); stopping before this step's update"
         );
     }
 

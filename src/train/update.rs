@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::grad_norm::clip_grad_norm;
+use super::non_finite::{explain_non_finite_gradient, explain_non_finite_loss};
 use super::policy_logprobs::PolicyLogprobs;
 use crate::generation::{ResponseBatch, response_logprobs};
 use crate::model::Qwen2ForCausalLm;
@@ -63,6 +64,9 @@ pub struct UpdateStats {
     pub grad_norms: Vec<f32>,
     /// Optimizer steps skipped because the loss or gradients were not finite.
     pub skipped_steps: usize,
+    /// Where the first skipped step's NaN or infinity sat (a parameter, the forward pass or a
+    /// parameter's gradient).
+    pub skipped_because: Option<String>,
     /// Tokens back-propagated.
     pub tokens: usize,
 }
@@ -182,6 +186,16 @@ where
                 policy = optimizer.step(plan.lr, policy, grads);
             } else {
                 stats.skipped_steps += 1;
+                if stats.skipped_because.is_none() {
+                    stats.skipped_because = Some(if finite {
+                        explain_non_finite_gradient::<B, _>(&policy, &grads)
+                    } else {
+                        format!(
+                            "a non-finite loss: {}",
+                            explain_non_finite_loss::<B, _>(&policy)
+                        )
+                    });
+                }
             }
         }
     }
@@ -270,24 +284,21 @@ mod tests {
         logp.sum().into_scalar().elem()
     }
 
-    /// The update raises the log-probability of a completion with a positive advantage and
-    /// lowers that of one with a negative advantage.
-    #[test]
-    fn the_update_moves_log_probs_with_the_sign_of_the_advantage() {
+    /// A one-layer tied policy with random weights.
+    fn tiny_policy() -> Qwen2ForCausalLm<B> {
         let config = Qwen2Config::from_json(
             r#"{"vocab_size": 32, "hidden_size": 16, "intermediate_size": 32,
                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
                 "max_position_embeddings": 32, "tie_word_embeddings": true}"#,
         )
         .unwrap();
-        let device = Default::default();
         let init = RandomInit { seed: 7, std: 0.2 };
-        let mut policy = random_causal_lm::<B>(&config, &init, DType::F32, &device).unwrap();
-        let prompt = vec![1u32, 2, 3];
-        let (good, bad) = (vec![4u32, 5, 6], vec![7u32, 8, 9]);
-        let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let plan = UpdatePlan {
+        random_causal_lm::<B>(&config, &init, DType::F32, &Default::default()).unwrap()
+    }
+
+    /// One optimizer step per update, plain clipped loss.
+    fn plan() -> UpdatePlan {
+        UpdatePlan {
             epochs: 1,
             mini_batches: 1,
             micro_batch: 1,
@@ -301,42 +312,79 @@ mod tests {
                 entropy_coef: 0.0,
                 ..LossConfig::default()
             },
+        }
+    }
+
+    const PROMPT: [u32; 3] = [1, 2, 3];
+    const GOOD: [u32; 3] = [4, 5, 6];
+    const BAD: [u32; 3] = [7, 8, 9];
+
+    /// `GOOD` with advantage +1 and `BAD` with −1, their old log-probs under `policy`.
+    fn items(policy: &Qwen2ForCausalLm<B>) -> Vec<UpdateItem> {
+        let item = |response: &[u32], advantage: f32| {
+            let layout = ResponseBatch::new(&[PROMPT.as_slice()], &[response]);
+            let (logp, _) = response_logprobs(&policy.valid(), &layout, 1.0, 0, false);
+            UpdateItem {
+                prompt: PROMPT.to_vec(),
+                response: response.to_vec(),
+                old_logprobs: logp.into_data().to_vec::<f32>().unwrap(),
+                ref_logprobs: None,
+                advantage,
+            }
         };
+        vec![item(&GOOD, 1.0), item(&BAD, -1.0)]
+    }
+
+    /// The update raises the log-probability of a completion with a positive advantage and
+    /// lowers that of one with a negative advantage.
+    #[test]
+    fn the_update_moves_log_probs_with_the_sign_of_the_advantage() {
+        let mut policy = tiny_policy();
+        let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let before = (
-            sequence_logprob(&policy, &prompt, &good),
-            sequence_logprob(&policy, &prompt, &bad),
+            sequence_logprob(&policy, &PROMPT, &GOOD),
+            sequence_logprob(&policy, &PROMPT, &BAD),
         );
         for _ in 0..3 {
-            let old = |r: &[u32]| {
-                let layout = ResponseBatch::new(&[prompt.as_slice()], &[r]);
-                let (logp, _) = response_logprobs(&policy.valid(), &layout, 1.0, 0, false);
-                logp.into_data().to_vec::<f32>().unwrap()
-            };
-            let items = vec![
-                UpdateItem {
-                    prompt: prompt.clone(),
-                    response: good.clone(),
-                    old_logprobs: old(&good),
-                    ref_logprobs: None,
-                    advantage: 1.0,
-                },
-                UpdateItem {
-                    prompt: prompt.clone(),
-                    response: bad.clone(),
-                    old_logprobs: old(&bad),
-                    ref_logprobs: None,
-                    advantage: -1.0,
-                },
-            ];
-            policy = update_policy(policy, &mut optimizer, &items, &plan, &mut rng)
+            let items = items(&policy);
+            policy = update_policy(policy, &mut optimizer, &items, &plan(), &mut rng)
                 .unwrap()
                 .0;
         }
         let after = (
-            sequence_logprob(&policy, &prompt, &good),
-            sequence_logprob(&policy, &prompt, &bad),
+            sequence_logprob(&policy, &PROMPT, &GOOD),
+            sequence_logprob(&policy, &PROMPT, &BAD),
         );
         assert!(after.0 > before.0 + 0.1, "good: {before:?} -> {after:?}");
         assert!(after.1 < before.1 - 0.1, "bad: {before:?} -> {after:?}");
+    }
+
+    /// With a NaN in the final norm's scale the loss is NaN: the optimizer step is skipped, the
+    /// weights stay as they were, and the stats name the parameter holding the NaN.
+    #[test]
+    fn a_non_finite_step_is_skipped_and_names_the_parameter() {
+        let policy = tiny_policy();
+        let items = items(&policy);
+        let mut policy = policy;
+        policy.model.norm.weight = policy.model.norm.weight.map(|w| {
+            let mut v: Vec<f32> = w.to_data().to_vec().unwrap();
+            v[3] = f32::NAN;
+            Tensor::from_data(TensorData::new(v, [16]), &w.device()).require_grad()
+        });
+        let embed_before = policy.model.embed_tokens.weight.val().into_data();
+        let mut optimizer = AdamWConfig::new().init::<B, Qwen2ForCausalLm<B>>();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let (policy, stats) =
+            update_policy(policy, &mut optimizer, &items, &plan(), &mut rng).unwrap();
+        assert_eq!(stats.skipped_steps, 1);
+        assert_eq!(
+            stats.skipped_because.as_deref(),
+            Some("a non-finite loss: parameter `model.norm.weight` holds a NaN or an infinity")
+        );
+        assert_eq!(
+            policy.model.embed_tokens.weight.val().into_data(),
+            embed_before
+        );
     }
 }

@@ -244,3 +244,54 @@ pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
         );
     }
 }
+
+/// Each step's loss of the smoke run's supervised warm-up (its tiny policy, batch and learning
+/// rate) on backend `B`, for `steps` steps.
+fn warmup_losses<B: AutodiffBackend>(steps: u64, device: &B::Device) -> Vec<f32> {
+    use prof_grpo::model::init::RandomInit;
+    use prof_grpo::model::loader::random_causal_lm;
+    use prof_grpo::tokenizer::Tokenizer;
+    use prof_grpo::train::config_load::load_from_str;
+    use prof_grpo::train::setup::policy_config;
+    use prof_grpo::train::toy::{toy_prompts, warmup_sft};
+    let sets = [
+        format!("warmup_sft.steps={steps}"),
+        "logging.print_every=0".into(),
+    ];
+    let config = load_from_str(prof_grpo::train::config::SMOKE_TOML, "smoke", &sets).unwrap();
+    let tokenizer = Tokenizer::builtin_toy();
+    let shape = policy_config(&config, &tokenizer).unwrap();
+    let init = RandomInit {
+        seed: config.run.seed,
+        std: 0.02,
+    };
+    let policy = random_causal_lm::<B>(&shape, &init, DType::F32, device).unwrap();
+    let problems = toy_prompts(config.run.seed);
+    match warmup_sft(policy, &tokenizer, &problems, &config, device) {
+        Ok((_, losses)) => losses,
+        Err(e) => panic!("the warm-up on this backend stopped: {e:#}"),
+    }
+}
+
+/// The smoke run's first `steps` warm-up steps on backend `B` give each step the CPU backend's
+/// loss within `tol` (relative): where a training run's numbers part from the CPU's, step by step.
+pub fn check_warmup_run<B: AutodiffBackend>(steps: u64, tol: f32, device: &B::Device) {
+    let got = warmup_losses::<B>(steps, device);
+    let want = warmup_losses::<Cpu>(steps, &Default::default());
+    assert_eq!(got.len(), want.len());
+    let table: Vec<String> = got
+        .iter()
+        .zip(&want)
+        .enumerate()
+        .map(|(i, (g, w))| format!("step {}: {g} against {w}", i + 1))
+        .collect();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * w.abs().max(1.0),
+            "warm-up step {} differs from the CPU's beyond {tol} (relative):\n{}",
+            i + 1,
+            table.join("\n")
+        );
+    }
+    eprintln!("{}", table.join("\n"));
+}

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::model::init::RandomInit;
 use crate::model::loader::{load_backbone, load_linear};
+use crate::model::matrix_layout::MatrixLayout;
 use crate::model::token_linear::per_token;
 use crate::model::weights::{TensorSource, WeightStore};
 use crate::model::{Batch, Qwen2Config, Qwen2Model};
@@ -67,9 +68,11 @@ impl<B: Backend> ProcessRewardModel<B> {
     /// Class logits `[batch, seq, 2]`.
     pub fn forward(&self, batch: &Batch<B>) -> Tensor<B, 3> {
         let hidden = self.model.forward(batch, None);
+        let layout = MatrixLayout::InOut;
         per_token(
             &self.score_out,
-            activation::relu(per_token(&self.score_in, hidden)),
+            layout,
+            activation::relu(per_token(&self.score_in, layout, hidden)),
         )
     }
 
