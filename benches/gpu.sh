@@ -30,8 +30,8 @@
 #                families CubeCL picked), kernels-b*.log.gz keep every kernel run; batch 1 also
 #                with the weights in [out, in] order (kernels-b1-out-in.log.gz)
 #   --decode-only
-#                only the decode rows (both weight orders), e.g. to compare a build with
-#                autotuning, whose kernel compilation would not leave time for the rest
+#                only decode at batch 1 and 8, in both weight orders, e.g. to compare a build
+#                with autotuning, whose kernel compilation would not leave time for the rest
 #
 # Decode runs twice: with the linear layers' weights as loaded ([in, out] row-major) and, at
 # batch 1 and 8, in the checkpoint's [out, in] order read transposed (the bench's
@@ -237,8 +237,10 @@ if [[ -n "$KERNEL_PROFILE" ]]; then
 fi
 
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
-step "decode, batch 1/8/32/64" 170 "${COMMON[@]}" --mode decode --batch 1,8,32,64 \
-    --prompt-len 64 --new-tokens 64
+DECODE_BATCHES=1,8,32,64
+[[ -n "$DECODE_ONLY" ]] && DECODE_BATCHES=1,8
+step "decode, batch ${DECODE_BATCHES//,//}" 170 "${COMMON[@]}" --mode decode \
+    --batch "$DECODE_BATCHES" --prompt-len 64 --new-tokens 64
 step "decode, batch 1/8, [out, in] weights" 90 "${COMMON[@]}" --mode decode --batch 1,8 \
     --prompt-len 64 --new-tokens 64 --weight-layout out-in
 if [[ -z "$DECODE_ONLY" ]]; then

@@ -337,6 +337,9 @@ fn main() -> Result<()> {
         }
     }
     let train = args.mode.contains(&Mode::Train);
+    if train && args.weight_layout != MatrixLayout::InOut {
+        bail!("--weight-layout applies to the inference modes; the training step loads [in, out]");
+    }
     let stream = inference.is_empty() || !train;
     let mut lines = if inference.is_empty() {
         Vec::new()
