@@ -95,4 +95,29 @@ mod tests {
                 Tolerance::default(),
             );
     }
+
+    /// The token `[1, 2, 1]` through a 3 → 2 layer with weight `[[1, 0], [2, 1], [0, 3]]` and bias
+    /// `[0.5, −1]`, as the matrix-vector product: `[1 + 4 + 0.5, 2 + 3 − 1] = [5.5, 4]`.
+    #[test]
+    fn matrix_vector_matches_hand_computed_outputs() {
+        let device = Default::default();
+        let weight = Tensor::<Flex, 2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 2.0, 1.0, 0.0, 3.0], [3, 2]),
+            &device,
+        );
+        let bias = Tensor::<Flex, 1>::from_floats([0.5, -1.0], &device);
+        let x = Tensor::<Flex, 3>::from_floats([[[1.0, 2.0, 1.0]]], &device);
+        matrix_vector(weight.clone(), Some(bias), x.clone())
+            .to_data()
+            .assert_approx_eq::<f32>(
+                &TensorData::new(vec![5.5f32, 4.0], [1, 1, 2]),
+                Tolerance::default(),
+            );
+        matrix_vector(weight, None, x)
+            .to_data()
+            .assert_approx_eq::<f32>(
+                &TensorData::new(vec![5.0f32, 5.0], [1, 1, 2]),
+                Tolerance::default(),
+            );
+    }
 }
