@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::DType;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::config::TrainConfig;
 use super::toy::{
@@ -62,6 +63,22 @@ pub fn policy_config(config: &TrainConfig, tokenizer: &Tokenizer) -> Result<Qwen
     Qwen2Config::from_json(&json.to_string())
 }
 
+/// The built-in tiny policy before any training: `policy.builtin.*`'s shape with seeded random
+/// weights (`run.seed`).
+pub fn builtin_policy<B: Backend>(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Qwen2ForCausalLm<B>> {
+    let shape = policy_config(config, tokenizer)?;
+    let init = RandomInit {
+        seed: config.run.seed,
+        std: 0.02,
+    };
+    random_causal_lm::<B>(&shape, &init, dtype, device)
+}
+
 /// The prompt layout of `data.system_prompt`, `data.user_suffix` and `data.chat_template`.
 pub fn prompt_template(config: &TrainConfig) -> PromptTemplate {
     PromptTemplate {
@@ -78,11 +95,9 @@ pub fn build_models<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<Models<B>> {
     let dtype = parse_dtype(config.policy.dtype.as_str())?;
-    let seed = config.run.seed;
     let (mut policy, tokenizer, eos) = if config.policy.model == BUILTIN_POLICY {
         let tokenizer = Tokenizer::builtin_toy();
-        let shape = policy_config(config, &tokenizer)?;
-        let policy = random_causal_lm::<B>(&shape, &RandomInit { seed, std: 0.02 }, dtype, device)?;
+        let policy = builtin_policy::<B>(config, &tokenizer, dtype, device)?;
         (policy, tokenizer, Vec::new())
     } else {
         let lm = load_pretrained::<B>(&config.policy.model, dtype, device)?;

@@ -68,6 +68,31 @@ pub fn check_model_logits<B: Backend>(
     }
 }
 
+/// Tokens the KV-cache checks prefill before decoding one token per step.
+const PREFILL: usize = 2;
+
+/// Logits of one unpadded sequence as host rows, by KV-cache decoding: the first [`PREFILL`]
+/// tokens (fewer if the sequence is shorter) in one forward, then one token per step.
+fn cached_rows<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    ids: &[u32],
+    device: &B::Device,
+) -> Vec<Vec<f32>> {
+    let mut cache = model.model.new_cache(1, ids.len());
+    let prefill = PREFILL.min(ids.len());
+    let first = Batch::<B>::dense(&[ids[..prefill].to_vec()], device);
+    let mut got = rows(model.forward(&first, Some(&mut cache)));
+    for (t, &token) in ids.iter().enumerate().skip(prefill) {
+        let step = Batch::<B> {
+            ids: prof_grpo::model::qwen2::ids_tensor(&[vec![token]], device),
+            positions: vec![vec![t]],
+            mask: prof_grpo::model::AttentionMask::Causal,
+        };
+        got.extend(rows(model.forward(&step, Some(&mut cache))));
+    }
+    got
+}
+
 /// KV-cache decoding (prefill of the first token(s), then one token per step) gives the same
 /// logits as the full forward in the fixture, within `tol`.
 pub fn check_incremental<B: Backend>(
@@ -97,18 +122,7 @@ pub fn check_model_incremental<B: Backend>(
             .iter()
             .map(f32s)
             .collect();
-        let mut cache = model.model.new_cache(1, ids.len());
-        let prefill = 2.min(ids.len());
-        let first = Batch::<B>::dense(&[ids[..prefill].to_vec()], device);
-        let mut got = rows(model.forward(&first, Some(&mut cache)));
-        for (t, &token) in ids.iter().enumerate().skip(prefill) {
-            let step = Batch::<B> {
-                ids: prof_grpo::model::qwen2::ids_tensor(&[vec![token]], device),
-                positions: vec![vec![t]],
-                mask: prof_grpo::model::AttentionMask::Causal,
-            };
-            got.extend(rows(model.forward(&step, Some(&mut cache))));
-        }
+        let got = cached_rows(model, &ids, device);
         for t in 0..ids.len() {
             let err = max_abs_diff(&got[t], &want[t]);
             assert!(
@@ -119,8 +133,8 @@ pub fn check_model_incremental<B: Backend>(
     }
 }
 
-/// KV-cache decoding (prefill of two tokens, then one token per step) gives the model's own
-/// full-forward logits within `tol`, for every fixture case of `expected`: a check in a dtype
+/// KV-cache decoding (see [`cached_rows`]) gives the model's own full-forward logits at every
+/// decoded position within `tol`, for every fixture case of `expected`: a check in a dtype
 /// the fixtures do not cover, of the one-token products a decoding step runs.
 pub fn check_cache_against_full_forward<B: Backend>(
     model: &Qwen2ForCausalLm<B>,
@@ -133,18 +147,8 @@ pub fn check_cache_against_full_forward<B: Backend>(
     for (c, case) in exp["cases"].as_array().unwrap().iter().enumerate() {
         let ids = u32s(&case["ids"]);
         let full = logits_rows(model, &ids, device);
-        let mut cache = model.model.new_cache(1, ids.len());
-        let first = Batch::<B>::dense(&[ids[..2].to_vec()], device);
-        let mut cached = rows(model.forward(&first, Some(&mut cache)));
-        for (t, &token) in ids.iter().enumerate().skip(2) {
-            let step = Batch::<B> {
-                ids: prof_grpo::model::qwen2::ids_tensor(&[vec![token]], device),
-                positions: vec![vec![t]],
-                mask: prof_grpo::model::AttentionMask::Causal,
-            };
-            cached.extend(rows(model.forward(&step, Some(&mut cache))));
-        }
-        for t in 2..ids.len() {
+        let cached = cached_rows(model, &ids, device);
+        for t in PREFILL..ids.len() {
             let err = max_abs_diff(&cached[t], &full[t]);
             assert!(
                 err <= tol,

@@ -248,11 +248,9 @@ pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
 /// Each step's loss of the smoke run's supervised warm-up (its tiny policy, batch and learning
 /// rate) on backend `B`, for `steps` steps.
 fn warmup_losses<B: AutodiffBackend>(steps: u64, device: &B::Device) -> Vec<f32> {
-    use prof_grpo::model::init::RandomInit;
-    use prof_grpo::model::loader::random_causal_lm;
     use prof_grpo::tokenizer::Tokenizer;
     use prof_grpo::train::config_load::load_from_str;
-    use prof_grpo::train::setup::policy_config;
+    use prof_grpo::train::setup::builtin_policy;
     use prof_grpo::train::toy::{toy_prompts, warmup_sft};
     let sets = [
         format!("warmup_sft.steps={steps}"),
@@ -260,12 +258,7 @@ fn warmup_losses<B: AutodiffBackend>(steps: u64, device: &B::Device) -> Vec<f32>
     ];
     let config = load_from_str(prof_grpo::train::config::SMOKE_TOML, "smoke", &sets).unwrap();
     let tokenizer = Tokenizer::builtin_toy();
-    let shape = policy_config(&config, &tokenizer).unwrap();
-    let init = RandomInit {
-        seed: config.run.seed,
-        std: 0.02,
-    };
-    let policy = random_causal_lm::<B>(&shape, &init, DType::F32, device).unwrap();
+    let policy = builtin_policy::<B>(&config, &tokenizer, DType::F32, device).unwrap();
     let problems = toy_prompts(config.run.seed);
     match warmup_sft(policy, &tokenizer, &problems, &config, device) {
         Ok((_, losses)) => losses,
