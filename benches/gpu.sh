@@ -28,15 +28,24 @@
 #                and 64 (16 new tokens) under CubeCL's profiling logger, which times every kernel
 #                on the device; kernel-profile.md sums the times per kernel (matmuls by the tile
 #                families CubeCL picked), kernels-b*.log.gz keep every kernel run; batch 1 also
-#                with the weights in [out, in] order (kernels-b1-out-in.log.gz)
+#                with the weights in [out, in] order (kernels-b1-out-in.log.gz), and on Burn's
+#                kernels alone (kernels-b1-burn.log.gz; the others with the model's own CubeCL
+#                kernels, see below)
 #   --decode-only
-#                only decode at batch 1 and 8, in both weight orders, e.g. to compare a build
+#                only the decoding rows, at batch 1 and 8, e.g. to compare a build
 #                with autotuning, whose kernel compilation would not leave time for the rest
 #
-# Decode runs twice: with the linear layers' weights as loaded ([in, out] row-major) and, at
-# batch 1 and 8, in the checkpoint's [out, in] order read transposed (the bench's
-# --weight-layout out-in), for which CubeCL has matrix-vector kernels; those rows are marked.
-#
+# Decode runs with the linear layers' weights as loaded ([in, out] row-major) and, at batch 1
+# and 8, in the checkpoint's [out, in] order read transposed (the bench's --weight-layout out-in),
+# each with CubeCL's kernels that the model queues itself (src/model/decode_kernels.rs: the
+# plane-parallel matrix-vector kernel for a single token's products by [out, in] weights and the
+# tied head's, the flash-attention kernel), and at batch 1 and 8 once more on Burn's kernels alone
+# (the build's own choice: the tiling matmul and a dozen attention kernels without autotuning,
+# the autotuner's picks with it); then, after the other figures, at batch 1 in [out, in] order
+# with one of the two kernels switched off. Rows are marked with the weight order, the kernels and,
+# where they ran, how often (gemv products, fallbacks to Burn's matmul, flash attentions,
+# fallbacks to Burn's attention).
+
 # Kernel compilation dominates a first CUDA run. A bench built without the `autotune` feature
 # (`--no-default-features --features cuda`, as benches/gpu_carry.sh builds it) compiles one kernel
 # per matmul shape instead of timing about ten candidates; with autotuning, it runs at CubeCL's
@@ -203,16 +212,17 @@ trap 'kill "$MONITOR" 2>/dev/null' EXIT
 if [[ -n "$KERNEL_PROFILE" ]]; then
     PROFILE="$OUT_DIR/kernel-profile.md"
     echo "Per-kernel device time of decoding, $CARD, '$SHAPE' shape in $DTYPE, $BACKEND backend; 64-token prompt, 16 new tokens, warm-up and one timed run (CubeCL's profiling logger, level basic); $(date -u '+%Y-%m-%d %H:%M UTC')." >"$PROFILE"
-    for run in 1:in-out 64:in-out 1:out-in; do
-        b=${run%%:*} layout=${run#*:}
+    for run in 1:in-out:on 64:in-out:on 1:out-in:on 1:in-out:off; do
+        IFS=: read -r b layout ours <<<"$run"
         suffix="" title=""
         [[ "$layout" == out-in ]] && suffix="-out-in" title=", [out, in] weights"
+        [[ "$ours" == off ]] && suffix="-burn" title=", Burn's kernels"
         KERNELS="$OUT_DIR/kernels-b$b$suffix.log"
         rm -f "$KERNELS" "$KERNELS.gz"
         printf '%s\n' "$BASE_TOML" "" "[profiling.logger]" 'level = "basic"' "file = \"$KERNELS\"" >"$OUT_DIR/cubecl.toml"
         step "kernel profile, decode batch $b$title" 150 --model "$MODEL_DIR" --backend "$BACKEND" \
             --dtype "$DTYPE" --repeats 1 --mode decode --batch "$b" --prompt-len 64 --new-tokens 16 \
-            --weight-layout "$layout"
+            --weight-layout "$layout" --vector-kernel "$ours" --flash-attention "$ours"
         {
             echo
             echo "Batch $b$title:"
@@ -237,18 +247,26 @@ if [[ -n "$KERNEL_PROFILE" ]]; then
 fi
 
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
+DECODE=("${COMMON[@]}" --mode decode --prompt-len 64 --new-tokens 64)
+OURS=(--vector-kernel on --flash-attention on)
 DECODE_BATCHES=1,8,32,64
 [[ -n "$DECODE_ONLY" ]] && DECODE_BATCHES=1,8
-step "decode, batch ${DECODE_BATCHES//,//}" 170 "${COMMON[@]}" --mode decode \
-    --batch "$DECODE_BATCHES" --prompt-len 64 --new-tokens 64
-step "decode, batch 1/8, [out, in] weights" 90 "${COMMON[@]}" --mode decode --batch 1,8 \
-    --prompt-len 64 --new-tokens 64 --weight-layout out-in
+step "decode, batch ${DECODE_BATCHES//,//}" 170 "${DECODE[@]}" --batch "$DECODE_BATCHES" "${OURS[@]}"
+step "decode, batch 1/8, [out, in] weights" 90 "${DECODE[@]}" --batch 1,8 \
+    --weight-layout out-in "${OURS[@]}"
+step "decode, batch 1/8, Burn's kernels" 90 "${DECODE[@]}" --batch 1,8 \
+    --vector-kernel off --flash-attention off
 if [[ -z "$DECODE_ONLY" ]]; then
     step "training step, [8, 512]" 110 "${COMMON[@]}" --mode train --batch 8 \
         --prompt-len 256 --new-tokens 256
     step "prefill and log-prob forward, batch 8" 90 "${COMMON[@]}" --mode prefill,logprob \
         --batch 8 --prompt-len 512 --new-tokens 512
 fi
+# Each kernel's share, at batch 1 in [out, in] order: one of the two switched off.
+step "decode, batch 1, [out, in] weights, Burn's attention" 60 "${DECODE[@]}" --batch 1 \
+    --weight-layout out-in --vector-kernel on --flash-attention off
+step "decode, batch 1, [out, in] weights, Burn's matmul" 60 "${DECODE[@]}" --batch 1 \
+    --weight-layout out-in --vector-kernel off --flash-attention on
 
 # The table, from the JSON lines (no Python needed).
 jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
@@ -288,6 +306,16 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
         mark=""
         [[ "$(jget autotune "$line")" == true ]] && mark=$MIXED
         [[ "$(jget weight_layout "$line")" == out-in ]] && mark+=" ([out, in] weights)"
+        case "$(jget vector_kernel "$line")/$(jget flash_attention "$line")" in
+            true/true) mark+=" (CubeCL's gemv and flash attention)" ;;
+            true/false) mark+=" (CubeCL's gemv, Burn's attention)" ;;
+            false/true) mark+=" (Burn's matmul, CubeCL's flash attention)" ;;
+            false/false) mark+=" (Burn's kernels)" ;;
+        esac
+        # How many products and attentions ran on CubeCL's kernels, and on Burn's where the
+        # kernel refused the shape: zero on backends other than CUDA and wgpu.
+        runs=$(jget vector_kernel_products "$line")/$(jget vector_kernel_fallbacks "$line")/$(jget flash_attention_runs "$line")/$(jget flash_attention_fallbacks "$line")
+        [[ "$runs" =~ [1-9] ]] && mark+=" [gemv/fallback/flash/fallback runs $runs]"
         if [[ -n "$(jget decode_tokens_per_s "$line")" ]]; then
             echo "| decode, batch $b (64-token prompt, 64 new)$mark | $(fmt "$(jget decode_tokens_per_s "$line")") | $(fmt "$(jget decode_bound_tokens_per_s "$line")") | $(fmt "$(jget decode_fraction_of_bound "$line")" 100 1)% | $(busy "$(jget decode_windows "$line")") |"
         fi

@@ -7,8 +7,9 @@
 # reports itself as built without autotuning and crashes in the training step after a first line
 # of output, with the real bench as `--fallback-bin`: the table must then have every row once,
 # the decode rows unmarked and the rows from the training step on marked as autotuned, and name
-# the step of the crash. A third, with --decode-only, must give the four decode rows (batch 1
-# and 8, both weight orders) and no others. A fourth run, with --kernel-profile, gives it a stub bench that writes
+# the step of the crash. A third, with --decode-only, must give the eight decode rows (batch 1
+# and 8 in both weight orders with the model's CubeCL kernels and on Burn's kernels alone, batch 1
+# in [out, in] order with each of the two kernels switched off) and no others. A fourth run, with --kernel-profile, gives it a stub bench that writes
 # kernel timings in the format of CubeCL's profiling log, and checks their sums per kernel.
 #
 #   benches/gpu_dry_run.sh [--bin PATH]
@@ -73,23 +74,31 @@ check() {
     grep -Eq "^Model: .* [0-9.]+ M parameters; .*, $tuning, " "$table" \
         || fail "$1" "no model line with its size and autotune state"
     row() { [[ $(grep -Ec "$1" "$table") == 1 ]] || fail "$2" "not exactly one row for $3"; }
-    local batches="1 8 32 64"
+    local batches="1 8 32 64" b
     [[ -n "${DECODE_ONLY:-}" ]] && batches="1 8"
+    # decode BATCH MARKS [AUTOTUNE_MARK]: the pattern of that decode row (the autotune mark of
+    # the rows before the training step unless given).
+    decode() { echo "^\| decode, batch $1 \(64-token prompt, 64 new\)${3-$md}$2 \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| $busy \|$"; }
+    local ours=" \(CubeCL's gemv and flash attention\)" out_in=" \(\[out, in\] weights\)"
     for b in $batches; do
-        row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| $busy \|$" "$1" "decode batch $b"
+        row "$(decode "$b" "$ours")" "$1" "decode batch $b"
     done
     for b in 1 8; do
-        row "^\| decode, batch $b \(64-token prompt, 64 new\)$md \(\[out, in\] weights\) \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| $busy \|$" "$1" "decode batch $b, [out, in] weights"
+        row "$(decode "$b" "$out_in$ours")" "$1" "decode batch $b, [out, in] weights"
+        row "$(decode "$b" " \(Burn's kernels\)")" "$1" "decode batch $b, Burn's kernels"
     done
+    # These two run after the training step.
+    row "$(decode 1 "$out_in \(CubeCL's gemv, Burn's attention\)" "$mr")" "$1" "decode batch 1, Burn's attention"
+    row "$(decode 1 "$out_in \(Burn's matmul, CubeCL's flash attention\)" "$mr")" "$1" "decode batch 1, Burn's matmul"
     if [[ -n "${DECODE_ONLY:-}" ]]; then
-        [[ $(grep -c "^| [a-z]" "$table") == 5 ]] || fail "$1" "rows beyond the header and the four decode rows"
+        [[ $(grep -c "^| [a-z]" "$table") == 9 ]] || fail "$1" "rows beyond the header and the eight decode rows"
         cat "$table"
         return
     fi
     row "^\| training step \(log-prob forward, backward, AdamW\), \[8, 512\]$mr \| [0-9]+ \| [0-9]+ \| [0-9.]+% \| 37% \([0-9]+\) \|$" "$1" training
-    row "^\| prefill, \[8, 512\]$mr \| [0-9]+ \| \| \| $busy \|$" "$1" prefill
-    row "^\| log-prob forward, \[8, 1024\]$mr \| [0-9]+ \| \| \| $busy \|$" "$1" "log-prob"
-    [[ $(grep -c "^| [a-z]" "$table") == 10 ]] || fail "$1" "rows beyond the header and the nine expected"
+    row "^\| prefill, \[8, 512\]$mr( \([^|]*\))? \| [0-9]+ \| \| \| $busy \|$" "$1" prefill
+    row "^\| log-prob forward, \[8, 1024\]$mr( \([^|]*\))? \| [0-9]+ \| \| \| $busy \|$" "$1" "log-prob"
+    [[ $(grep -c "^| [a-z]" "$table") == 14 ]] || fail "$1" "rows beyond the header and the thirteen expected"
     cat "$table"
 }
 
@@ -106,7 +115,7 @@ echo "gpu_dry_run.sh: after a crash the table is complete, the fallback's rows m
 
 run decode-only --bin "$BIN" --decode-only
 DECODE_ONLY=1 check decode-only 'autotune (level [a-z]+|off \(built without the autotune feature\))' "" ""
-echo "gpu_dry_run.sh: --decode-only gives the four decode rows alone"
+echo "gpu_dry_run.sh: --decode-only gives the eight decode rows alone"
 
 # The fourth run's bench: a few kernel timings, in CubeCL's format, into the file cubecl.toml names.
 cat >"$WORK/stub/profiling-bench" <<'STUB'
@@ -136,10 +145,12 @@ for b in 1 64; do
         }
     done
 done
-for log in kernels-b64.log.gz kernels-b1-out-in.log.gz; do
+for log in kernels-b1.log.gz kernels-b64.log.gz kernels-b1-out-in.log.gz kernels-b1-burn.log.gz; do
     [[ -f "$WORK/profile/$log" ]] || { echo "gpu_dry_run.sh: $log missing" >&2; exit 1; }
 done
-grep -q '^Batch 1, \[out, in\] weights:' "$profile" \
-    || { echo "gpu_dry_run.sh: no section for batch 1 with [out, in] weights" >&2; exit 1; }
+for section in "Batch 1, \[out, in\] weights:" "Batch 1, Burn's kernels:"; do
+    grep -q "^$section" "$profile" \
+        || { echo "gpu_dry_run.sh: no section '$section'" >&2; exit 1; }
+done
 cat "$profile"
 echo "gpu_dry_run.sh: the kernel profile sums each kernel's runs"

@@ -26,9 +26,11 @@ use clap::{Parser, ValueEnum};
 use prof_grpo::backend::{
     AutodiffTask, BackendKind, BackendTask, default_dtype, run_autodiff, run_inference,
 };
+use prof_grpo::model::decode_kernels::{self, DecodeKernels, with_decode_kernels};
 use prof_grpo::model::dtype::parse_dtype;
 use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
 use prof_grpo::model::{PretrainedLm, load_pretrained};
+use prof_grpo::model::{flash_attention, gemv};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::PathBuf;
@@ -102,6 +104,16 @@ struct Args {
     /// kernels.
     #[arg(long, value_enum, default_value_t = MatrixLayout::InOut)]
     weight_layout: MatrixLayout,
+    /// Whether a decoding step's one-token products run on CubeCL's matrix-vector kernel
+    /// (`on`/`off`); unset, the build's default (on in GPU builds without autotuning). Each line
+    /// reports the choice and how many products ran on the kernel and on Burn's fallback.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    vector_kernel: Option<bool>,
+    /// Whether attention in the inference modes runs on CubeCL's flash-attention kernel
+    /// (`on`/`off`); unset, the build's default (on in GPU builds without autotuning). Each line
+    /// reports the choice and how many attentions ran on the kernel and on Burn's fallback.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    flash_attention: Option<bool>,
     /// Shape for `--make-random-model`.
     #[arg(long, value_enum, default_value_t = Shape::M47)]
     shape: Shape,
@@ -244,10 +256,27 @@ impl BackendTask for InferenceTask<'_> {
             lm.model = with_matrix_layout(lm.model, self.args.weight_layout);
         }
         measure::note(&format!("loaded {}", model.display()));
+        let default = decode_kernels::current();
+        let kernels = DecodeKernels {
+            vector_matrix: self.args.vector_kernel.unwrap_or(default.vector_matrix),
+            flash_attention: self.args.flash_attention.unwrap_or(default.flash_attention),
+        };
+        with_decode_kernels(kernels, || self.measure(&lm, dtype))
+    }
+}
+
+impl InferenceTask<'_> {
+    /// One line per batch size, each with the figures of every mode.
+    fn measure<B: Backend>(
+        &self,
+        lm: &PretrainedLm<B>,
+        dtype: DType,
+    ) -> Result<Vec<Map<String, Value>>> {
         let mut lines = Vec::new();
         for &batch in &self.args.batch {
-            let w = self.args.workload(batch, pad_id(&lm));
-            let mut m = header(self.args, &lm, batch, dtype);
+            let launches_before = (gemv::launches(), flash_attention::launches());
+            let w = self.args.workload(batch, pad_id(lm));
+            let mut m = header(self.args, lm, batch, dtype);
             let layout = self
                 .args
                 .weight_layout
@@ -262,6 +291,25 @@ impl BackendTask for InferenceTask<'_> {
                     Mode::Prm => measure::prm(&lm.model, &lm.config, dtype, &w, &mut m)?,
                     Mode::Train | Mode::All => unreachable!("expanded before"),
                 }
+            }
+            let kernels = decode_kernels::current();
+            let ((vector, vector_fallback), (flash, flash_fallback)) = launches_before;
+            let after = (gemv::launches(), flash_attention::launches());
+            for (key, value) in [
+                ("vector_kernel", json!(kernels.vector_matrix)),
+                ("vector_kernel_products", json!(after.0.0 - vector)),
+                (
+                    "vector_kernel_fallbacks",
+                    json!(after.0.1 - vector_fallback),
+                ),
+                ("flash_attention", json!(kernels.flash_attention)),
+                ("flash_attention_runs", json!(after.1.0 - flash)),
+                (
+                    "flash_attention_fallbacks",
+                    json!(after.1.1 - flash_fallback),
+                ),
+            ] {
+                m.insert(key.into(), value);
             }
             add_bounds(self.args, &mut m, dtype);
             if self.stream {

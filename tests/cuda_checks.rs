@@ -127,6 +127,50 @@ fn cuda_bf16_decoding_matches_the_full_forward() {
     check_cache_against_full_forward(&lm, "tiny-tied-bf16", expected, 0.35, &dev());
 }
 
+/// CubeCL's matrix-vector kernel (`gemv::vector_matrix`, a decoding step's products in builds
+/// without autotuning) against the host's products in f32 and bf16, and Burn's product where the
+/// kernel refuses the width. f32 here runs without TF32: each output is one plane's sum.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_vector_matrix_kernel_matches_host_products() {
+    common::decode_kernels::check_vector_matrix::<Cuda>(
+        &[
+            (1536, 256, DType::F32, 1e-5),
+            (1536, 96, DType::BF16, 2e-2),
+            (8960, 64, DType::BF16, 2e-2),
+            (7, 5, DType::F32, 1e-5),
+        ],
+        &dev(),
+    );
+}
+
+/// CubeCL's flash-attention kernel (half-precision attention in inference in builds without
+/// autotuning) against Burn's attention, in f16 and bf16.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_flash_attention_matches_burns_attention() {
+    common::decode_kernels::check_flash_attention::<Cuda>(DType::F16, 2e-3, 128, &dev());
+    common::decode_kernels::check_flash_attention::<Cuda>(DType::BF16, 2e-2, 128, &dev());
+}
+
+/// A model wide enough for 32-lane planes (the fixtures' widths, 48 and 100, are not multiples
+/// of 32, so their products fall back to Burn's) decodes on the matrix-vector and flash-attention
+/// kernels, each alone and both, as its full forward on Burn's kernels computes: in f32 within
+/// TF32's error (the flash kernel takes half precision only), and in bf16.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_wide_decoding_on_the_decode_kernels_matches_the_full_forward() {
+    use prof_grpo::model::decode_kernels::DecodeKernels;
+    for (vector_matrix, flash_attention) in [(true, false), (false, true), (true, true)] {
+        let kernels = DecodeKernels {
+            vector_matrix,
+            flash_attention,
+        };
+        common::decode_kernels::check_wide_decoding::<Cuda>(kernels, DType::F32, 1e-2, &dev());
+        common::decode_kernels::check_wide_decoding::<Cuda>(kernels, DType::BF16, 0.1, &dev());
+    }
+}
+
 /// A training step (both losses, every gradient, an AdamW step) equals the CPU backend's within
 /// what TF32 explains, relative to each gradient's largest element: the first check of where a
 /// training run's numbers part from the CPU's on CUDA.

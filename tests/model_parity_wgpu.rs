@@ -88,3 +88,68 @@ fn wgpu_training_step_matches_cpu() {
 fn wgpu_warmup_steps_match_cpu() {
     common::training_parity::check_warmup_run::<burn::backend::Autodiff<Wgpu>>(4, 1e-3, &dev());
 }
+
+/// CubeCL's matrix-vector kernel against the host's products, in f32 and f16, and Burn's
+/// product where the kernel refuses the width.
+#[test]
+fn wgpu_vector_matrix_kernel_matches_host_products() {
+    common::decode_kernels::check_vector_matrix::<Wgpu>(
+        &[
+            (256, 96, DType::F32, 1e-5),
+            (512, 40, DType::F16, 1e-2),
+            (7, 5, DType::F32, 1e-5),
+        ],
+        &dev(),
+    );
+}
+
+/// CubeCL's flash-attention kernel against Burn's attention: a decoding step over a cache, a
+/// causal prefill and an explicit mask, in f16 (errors of up to 4.9e-4 measured).
+#[test]
+fn wgpu_flash_attention_matches_burns_attention() {
+    for d in [12, 16, 64] {
+        common::decode_kernels::check_flash_attention::<Wgpu>(DType::F16, 2e-3, d, &dev());
+    }
+}
+
+/// With CubeCL's matrix-vector kernel for every one-token product (`[out, in]` projections and
+/// the tied head) and its flash-attention kernel (f16 only), the full forward and KV-cache
+/// decoding still give transformers' logits in f32, and in f16 decoding gives the full forward's.
+#[test]
+fn wgpu_decoding_on_the_decode_kernels_matches() {
+    use prof_grpo::model::decode_kernels::{DecodeKernels, with_decode_kernels};
+    use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
+    use prof_grpo::model::{flash_attention, gemv};
+    let before = (gemv::launches(), flash_attention::launches());
+    let both = DecodeKernels {
+        vector_matrix: true,
+        flash_attention: true,
+    };
+    with_decode_kernels(both, || {
+        for model in ["tiny-tied", "tiny-untied"] {
+            let expected = format!("{model}/logits.json");
+            let lm = load::<Wgpu>(model, DType::F32, &dev());
+            let lm = with_matrix_layout(lm, MatrixLayout::OutIn);
+            check_model_logits(&lm, model, &expected, F32_TOLERANCE, &dev());
+            check_model_incremental(&lm, model, &expected, F32_TOLERANCE, &dev());
+            let lm = load::<Wgpu>(model, DType::F16, &dev());
+            let lm = with_matrix_layout(lm, MatrixLayout::OutIn);
+            check_cache_against_full_forward(&lm, model, &expected, 0.05, &dev());
+        }
+        check_padded::<Wgpu>(
+            "tiny-untied",
+            "tiny-untied/padded.json",
+            F32_TOLERANCE,
+            &dev(),
+        );
+    });
+    let after = (gemv::launches(), flash_attention::launches());
+    assert!(
+        after.0.0 > before.0.0,
+        "no product ran on the matrix-vector kernel"
+    );
+    assert!(
+        after.1.0 > before.1.0,
+        "no attention ran on the flash kernel"
+    );
+}

@@ -2,10 +2,9 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{
-    Bool, Tensor, TensorData, backend::Backend, module::attention, ops::AttentionModuleOptions,
-};
+use burn::tensor::{Bool, Tensor, TensorData, backend::Backend, ops::AttentionModuleOptions};
 
+use super::flash_attention::attention;
 use super::kv_cache::KvCache;
 use super::matrix_layout::MatrixLayout;
 use super::rotary::RotaryTables;
@@ -167,14 +166,14 @@ impl<B: Backend> Attention<B> {
         );
         let (forbidden, options) = (mask.forbidden.clone(), options(mask.causal));
         let out = if groups == 1 {
-            attention(q, k, v, forbidden, None, options)
+            attention(q, k, v, forbidden, options)
         } else {
             // The query heads that share a key/value head are folded into the query axis, so the
             // (cached) keys and values are read as they are instead of being copied once per
             // query head; the folded mask gives each folded row its own query's keys.
             let [b, _, s, d] = q.dims();
             let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
-            attention(q, k, v, forbidden, None, options).reshape([b, self.num_heads, s, d])
+            attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d])
         };
         let out = swap_seq_and_heads(out).reshape([batch, seq, self.num_heads * self.head_dim]);
         per_token(&self.o_proj, self.matrix_layout, out)

@@ -4,9 +4,13 @@
 
 pub mod attention;
 pub mod config;
+pub mod cube_ops;
+pub mod decode_kernels;
 pub mod decoder_layer;
 pub mod dtype;
 pub mod export;
+pub mod flash_attention;
+pub mod gemv;
 pub mod host_backbone;
 pub mod host_weights;
 pub mod hub;

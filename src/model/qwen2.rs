@@ -11,6 +11,7 @@ use super::matrix_layout::MatrixLayout;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryTables;
 use super::token_linear::per_token;
+use super::{decode_kernels, gemv};
 
 /// A batch of token ids with the position of each token and the keys each may attend to.
 #[derive(Clone, Debug)]
@@ -249,9 +250,13 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
                 let [b, s, h] = hidden.dims();
                 let embed = self.model.embed_tokens.weight.val();
                 let v = embed.dims()[0];
-                hidden
-                    .reshape([b * s, h])
-                    .matmul(embed.transpose())
+                let rows = hidden.reshape([b * s, h]);
+                let logits = match decode_kernels::current().vector_matrix && b * s == 1 {
+                    true => gemv::vector_matrix(rows, embed.transpose()),
+                    false => Err((rows, embed.transpose())),
+                };
+                logits
+                    .unwrap_or_else(|(rows, matrix)| rows.matmul(matrix))
                     .reshape([b, s, v])
             }
         }

@@ -9,6 +9,7 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::matrix_layout::MatrixLayout;
+use super::{decode_kernels, gemv};
 use crate::host::flex::is_flex;
 
 /// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. On the
@@ -17,10 +18,7 @@ use crate::host::flex::is_flex;
 /// separate products, each reading the whole weight, so there a decoding step is one product too.
 ///
 /// A single token on a GPU backend with the weight in `[out, in]` order ([`MatrixLayout::OutIn`])
-/// is computed as the matrix-vector product `Wᵀ · xᵀ`, whose matrix is then contiguous: the form
-/// CubeCL's matrix-vector kernels take, and one that Burn 0.21's fusion computes correctly, where
-/// `x · W` with a single row, a transposed `W` and fused operations on both sides of the product
-/// gives wrong numbers (tested on wgpu in `tests/model_parity_wgpu.rs`).
+/// goes through [`matrix_vector`].
 pub fn per_token<B: Backend>(
     layer: &Linear<B>,
     layout: MatrixLayout,
@@ -39,16 +37,24 @@ pub fn per_token<B: Backend>(
     y.reshape([batch, seq, out])
 }
 
-/// `x · weight + bias` for one token `x: [1, 1, in]` as `weightᵀ · xᵀ` (`weight: [in, out]`).
+/// `x · weight + bias` for one token `x: [1, 1, in]` (`weight: [in, out]` with its input axis
+/// contiguous): on CubeCL's matrix-vector kernel where [`decode_kernels::current`] says so, else as Burn's
+/// `weightᵀ · xᵀ`, whose matrix is then contiguous, and one that Burn 0.21's fusion computes
+/// correctly, where `x · W` with a single row, a transposed `W` and fused operations on both sides
+/// of the product gives wrong numbers (tested on wgpu in `tests/model_parity_wgpu.rs`).
 pub fn matrix_vector<B: Backend>(
     weight: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
     x: Tensor<B, 3>,
 ) -> Tensor<B, 3> {
     let [width, out] = weight.dims();
-    let y = weight
-        .transpose()
-        .matmul(x.reshape([width, 1]))
+    let x = x.reshape([1, width]);
+    let y = match decode_kernels::current().vector_matrix {
+        true => gemv::vector_matrix(x, weight),
+        false => Err((x, weight)),
+    };
+    let y = y
+        .unwrap_or_else(|(x, weight)| weight.transpose().matmul(x.reshape([width, 1])))
         .reshape([1, 1, out]);
     match bias {
         Some(b) => y + b.reshape([1, 1, out]),

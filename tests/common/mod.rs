@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod decode_kernels;
 pub mod parity;
 pub mod training_parity;
 

@@ -73,7 +73,7 @@ const PREFILL: usize = 2;
 
 /// Logits of one unpadded sequence as host rows, by KV-cache decoding: the first [`PREFILL`]
 /// tokens (fewer if the sequence is shorter) in one forward, then one token per step.
-fn cached_rows<B: Backend>(
+pub fn cached_rows<B: Backend>(
     model: &Qwen2ForCausalLm<B>,
     ids: &[u32],
     device: &B::Device,
