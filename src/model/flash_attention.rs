@@ -50,8 +50,8 @@ pub fn attention<B: Backend>(
     let masked = mask.is_some();
     let keys = k.dims()[2];
     let mut inputs = vec![erase_float(q), erase_float(k), erase_float(v)];
-    // The kernel reads the mask with its own strides and no broadcasting: a mask shared by the
-    // heads (`[batch, 1, queries, keys]`) is expanded, a stride-0 view.
+    // The kernel takes the mask with one entry per head (a stride-0 view here, laid out by
+    // `merged_batches` on the device).
     inputs.extend(mask.map(|m| erase_bool(m.expand([batch, heads, queries, keys]))));
     let kernel = FlashAttention {
         causal: options.is_causal,
@@ -89,10 +89,11 @@ impl cube_ops::CubeKernel for FlashAttention {
         use burn_cubecl::kernel::attention::{AttentionStrategy, attention};
         type Inner<R> = cube_ops::Inner<R>;
 
-        let [q, k, v] = [0, 1, 2].map(|i| handles.get_float_tensor::<Inner<R>>(&inputs[i]));
+        let [q, k, v] =
+            [0, 1, 2].map(|i| merged_batches(handles.get_float_tensor::<Inner<R>>(&inputs[i])));
         let mask = inputs
             .get(3)
-            .map(|mask| handles.get_bool_tensor::<Inner<R>>(mask));
+            .map(|mask| merged_batches(handles.get_bool_tensor::<Inner<R>>(mask)));
         let options = AttentionModuleOptions {
             scale: None,
             softcap: None,
@@ -112,5 +113,22 @@ impl cube_ops::CubeKernel for FlashAttention {
             attention(q, k, v, mask, None, options, AttentionStrategy::Fallback)
                 .expect("Burn's separate kernels take every attention")
         })
+    }
+}
+
+/// `t` in a layout the flash kernel reads right: it steps from one batch to the next by
+/// `heads · head stride` (batches and heads merged), which holds for a contiguous tensor and for a
+/// cache narrowed along its sequence axis, but not for the axis-swapped q, k, v of a prefill or a
+/// mask shared by the heads (wrong outputs from the second batch on, measured on wgpu); those are
+/// copied to a contiguous layout first.
+#[cfg(feature = "gpu")]
+fn merged_batches<R: burn_cubecl::CubeRuntime>(
+    t: burn_cubecl::tensor::CubeTensor<R>,
+) -> burn_cubecl::tensor::CubeTensor<R> {
+    let (shape, strides) = (t.meta.shape(), t.meta.strides());
+    if shape[0] == 1 || strides[0] == shape[1] * strides[1] {
+        t
+    } else {
+        burn_cubecl::kernel::into_contiguous(t)
     }
 }

@@ -78,17 +78,27 @@ pub fn check_flash_attention<B: Backend>(
         softcap: None,
         is_causal,
     };
-    let cache = random([1, 2, 32, d]);
-    let values = random([1, 2, 32, d]);
-    let hidden: Vec<bool> = (0..9 * 9)
-        .map(|i| i % 9 > i / 9 || (i % 9 == 0 && i / 9 > 0))
+    // Laid out as a forward lays them out: a cache narrowed along its sequence axis, and the
+    // prefill's q, k, v with the sequence and head axes swapped.
+    let swapped =
+        |shape: [usize; 4]| random([shape[0], shape[2], shape[1], shape[3]]).swap_dims(1, 2);
+    let (cache, values) = (random([2, 2, 32, d]), random([2, 2, 32, d]));
+    // Row 0 causal; row 1 left-padded by 3: its queries from 3 on see keys 3 up to their own,
+    // the padding's queries only their own key.
+    let hidden: Vec<bool> = (0..2 * 9 * 9)
+        .map(|i| {
+            let (row, query, key) = (i / 81, (i / 9) % 9, i % 9);
+            let first = if row == 1 && query >= 3 { 3 } else { 0 };
+            let first = if row == 1 && query < 3 { query } else { first };
+            key > query || key < first
+        })
         .collect();
-    let explicit = Tensor::<B, 4, Bool>::from_data(TensorData::new(hidden, [1, 1, 9, 9]), device);
+    let explicit = Tensor::<B, 4, Bool>::from_data(TensorData::new(hidden, [2, 1, 9, 9]), device);
     let cases: Vec<AttentionCase<B>> = vec![
         (
             "decoding step",
             [
-                random([1, 2, 6, d]),
+                random([2, 2, 6, d]),
                 cache.narrow(2, 0, 17),
                 values.narrow(2, 0, 17),
             ],
@@ -98,9 +108,9 @@ pub fn check_flash_attention<B: Backend>(
         (
             "causal prefill",
             [
-                random([1, 2, 9, d]),
-                random([1, 2, 9, d]),
-                random([1, 2, 9, d]),
+                swapped([2, 2, 9, d]),
+                swapped([2, 2, 9, d]),
+                swapped([2, 2, 9, d]),
             ],
             None,
             true,
@@ -108,9 +118,9 @@ pub fn check_flash_attention<B: Backend>(
         (
             "explicit mask",
             [
-                random([1, 2, 9, d]),
-                random([1, 2, 9, d]),
-                random([1, 2, 9, d]),
+                random([2, 2, 9, d]),
+                random([2, 2, 9, d]),
+                random([2, 2, 9, d]),
             ],
             Some(explicit),
             false,

@@ -161,6 +161,17 @@ pub fn check_cache_against_full_forward<B: Backend>(
 /// A left- and a right-padded batch give each sequence its unpadded logits, within `tol`.
 pub fn check_padded<B: Backend>(model_dir: &str, expected: &str, tol: f32, device: &B::Device) {
     let model = load::<B>(model_dir, DType::F32, device);
+    check_model_padded(&model, model_dir, expected, tol, device);
+}
+
+/// [`check_padded`] for a model already loaded (`model_dir` names it in failures).
+pub fn check_model_padded<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    model_dir: &str,
+    expected: &str,
+    tol: f32,
+    device: &B::Device,
+) {
     let exp = read_json(&fixtures().join("expected").join(expected));
     let pad = exp["pad_id"].as_u64().unwrap() as u32;
     for side in ["left", "right"] {
