@@ -7,6 +7,7 @@
 //! device tensors. Fusion leaves such an operation as it is and fuses what comes before and after.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor, TensorPrimitive};
@@ -39,6 +40,37 @@ pub fn bool<B: Backend, const D: usize>(erased: Erased) -> Tensor<B, D, Bool> {
             .downcast::<B::BoolTensorPrimitive>()
             .expect("a bool primitive of this backend"),
     )
+}
+
+/// How often a queued kernel ran, and how often Burn's own kernels ran instead because it refused
+/// the problem. The kernels run when the device gets to them: read after a sync (reading any
+/// tensor back).
+pub struct Launches([AtomicUsize; 2]);
+
+impl Launches {
+    /// No launches yet.
+    pub const fn new() -> Self {
+        Self([AtomicUsize::new(0), AtomicUsize::new(0)])
+    }
+
+    /// One more run: on Burn's kernels if `fell_back`, else on the queued kernel.
+    pub fn record(&self, fell_back: bool) {
+        self.0[fell_back as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs on the queued kernel and on Burn's, so far.
+    pub fn get(&self) -> (usize, usize) {
+        (
+            self.0[0].load(Ordering::Relaxed),
+            self.0[1].load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Default for Launches {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(feature = "gpu")]

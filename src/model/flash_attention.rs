@@ -11,23 +11,18 @@
 //! 3e-4 on outputs of order 0.3, more than an f32 model's parity allows. Backends that record
 //! gradients keep Burn's attention.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Tensor, backend::Backend, module};
 
-use super::cube_ops::{self, erase_bool, erase_float};
+use super::cube_ops::{self, Launches, erase_bool, erase_float};
 use super::decode_kernels;
 
-static LAUNCHES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static LAUNCHES: Launches = Launches::new();
 
 /// How many attentions this process has run so far on the flash kernel, and how many on Burn's
-/// separate kernels because the flash kernel refused the problem. Read after a sync.
+/// separate kernels because the flash kernel refused the problem (see [`Launches`]).
 pub fn launches() -> (usize, usize) {
-    (
-        LAUNCHES[0].load(Ordering::Relaxed),
-        LAUNCHES[1].load(Ordering::Relaxed),
-    )
+    LAUNCHES.get()
 }
 
 /// Burn's `attention(q, k, v, mask, None, options)` (`mask` true where attention is forbidden),
@@ -108,7 +103,7 @@ impl cube_ops::CubeKernel for FlashAttention {
             options,
             AttentionStrategy::FlashUnit,
         );
-        LAUNCHES[flash.is_err() as usize].fetch_add(1, Ordering::Relaxed);
+        LAUNCHES.record(flash.is_err());
         flash.unwrap_or_else(|_| {
             attention(q, k, v, mask, None, options, AttentionStrategy::Fallback)
                 .expect("Burn's separate kernels take every attention")

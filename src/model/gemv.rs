@@ -6,35 +6,35 @@
 //! output over the contiguous input axis) is the one its autotuner ranks first for a weight in the
 //! checkpoint's `[out, in]` order; [`vector_matrix`] queues it (see [`super::cube_ops`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::cube_ops::{self, erase_float, float};
+use super::cube_ops::{self, Launches, erase_float, float};
+use super::decode_kernels;
 
-static LAUNCHES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static LAUNCHES: Launches = Launches::new();
 
 /// How many [`vector_matrix`] products this process has run so far on CubeCL's matrix-vector
-/// kernel, and how many on Burn's product because that kernel refused the shape. The products run
-/// when the device gets to them: read after a sync (reading any tensor back).
+/// kernel, and how many on Burn's product because that kernel refused the shape (see
+/// [`Launches`]).
 pub fn launches() -> (usize, usize) {
-    (
-        LAUNCHES[0].load(Ordering::Relaxed),
-        LAUNCHES[1].load(Ordering::Relaxed),
-    )
+    LAUNCHES.get()
 }
 
 /// `x · w` for one row `x: [1, in]` and `w: [in, out]` whose input axis is contiguous (the
 /// transpose of a row-major `[out, in]` matrix), on CubeCL's plane-parallel matrix-vector kernel;
 /// Burn's own product where that kernel does not take the shape (`in` not a multiple of the
-/// plane width times the vector width). `Err` with the inputs back on a backend other than fused
-/// CUDA or wgpu.
+/// plane width times the vector width). `Err` with the inputs back where
+/// [`decode_kernels::current`] does not ask for the kernel, for more than one row, and on a
+/// backend other than fused CUDA or wgpu.
 #[allow(clippy::type_complexity)]
 pub fn vector_matrix<B: Backend>(
     x: Tensor<B, 2>,
     w: Tensor<B, 2>,
 ) -> Result<Tensor<B, 2>, (Tensor<B, 2>, Tensor<B, 2>)> {
-    let (shape, dtype) = (vec![x.dims()[0], w.dims()[1]], x.dtype());
+    if !decode_kernels::current().vector_matrix || x.dims()[0] != 1 {
+        return Err((x, w));
+    }
+    let (shape, dtype) = (vec![1, w.dims()[1]], x.dtype());
     let inputs = vec![erase_float(x), erase_float(w)];
     match cube_ops::queue(VectorMatrix, inputs, shape, dtype) {
         Ok(y) => Ok(float(y)),
@@ -82,13 +82,13 @@ impl cube_ops::CubeKernel for VectorMatrix {
         let strategy = Strategy::GemvPlaneParallel(BlueprintStrategy::Inferred(Default::default()));
         let launched = launch_ref(
             &strategy,
-            &lhs.client.clone(),
+            &lhs.client,
             InputBinding::new(lhs.clone().binding(), lhs.dtype.into()),
             InputBinding::new(rhs.clone().binding(), rhs.dtype.into()),
             y.clone().binding(),
             &mut dtypes,
         );
-        LAUNCHES[launched.is_err() as usize].fetch_add(1, Ordering::Relaxed);
+        LAUNCHES.record(launched.is_err());
         match launched {
             Ok(()) => y,
             Err(_) => matmul(lhs, rhs, Some(y), MatmulStrategy::default(), out.dtype)

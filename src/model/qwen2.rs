@@ -6,12 +6,12 @@ use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
 
 use super::attention::{AttentionMask, LayerMask};
 use super::decoder_layer::DecoderLayer;
+use super::gemv;
 use super::kv_cache::KvCache;
 use super::matrix_layout::MatrixLayout;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryTables;
 use super::token_linear::per_token;
-use super::{decode_kernels, gemv};
 
 /// A batch of token ids with the position of each token and the keys each may attend to.
 #[derive(Clone, Debug)]
@@ -250,12 +250,7 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
                 let [b, s, h] = hidden.dims();
                 let embed = self.model.embed_tokens.weight.val();
                 let v = embed.dims()[0];
-                let rows = hidden.reshape([b * s, h]);
-                let logits = match decode_kernels::current().vector_matrix && b * s == 1 {
-                    true => gemv::vector_matrix(rows, embed.transpose()),
-                    false => Err((rows, embed.transpose())),
-                };
-                logits
+                gemv::vector_matrix(hidden.reshape([b * s, h]), embed.transpose())
                     .unwrap_or_else(|(rows, matrix)| rows.matmul(matrix))
                     .reshape([b, s, v])
             }

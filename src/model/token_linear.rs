@@ -8,8 +8,8 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::gemv;
 use super::matrix_layout::MatrixLayout;
-use super::{decode_kernels, gemv};
 use crate::host::flex::is_flex;
 
 /// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. On the
@@ -38,7 +38,7 @@ pub fn per_token<B: Backend>(
 }
 
 /// `x · weight + bias` for one token `x: [1, 1, in]` (`weight: [in, out]` with its input axis
-/// contiguous): on CubeCL's matrix-vector kernel where [`decode_kernels::current`] says so, else as Burn's
+/// contiguous): on CubeCL's matrix-vector kernel where [`gemv::vector_matrix`] runs it, else as Burn's
 /// `weightᵀ · xᵀ`, whose matrix is then contiguous, and one that Burn 0.21's fusion computes
 /// correctly, where `x · W` with a single row, a transposed `W` and fused operations on both sides
 /// of the product gives wrong numbers (tested on wgpu in `tests/model_parity_wgpu.rs`).
@@ -48,12 +48,7 @@ pub fn matrix_vector<B: Backend>(
     x: Tensor<B, 3>,
 ) -> Tensor<B, 3> {
     let [width, out] = weight.dims();
-    let x = x.reshape([1, width]);
-    let y = match decode_kernels::current().vector_matrix {
-        true => gemv::vector_matrix(x, weight),
-        false => Err((x, weight)),
-    };
-    let y = y
+    let y = gemv::vector_matrix(x.reshape([1, width]), weight)
         .unwrap_or_else(|(x, weight)| weight.transpose().matmul(x.reshape([width, 1])))
         .reshape([1, 1, out]);
     match bias {

@@ -28,7 +28,11 @@ pub fn check_vector_matrix<B: Backend>(cases: &[(usize, usize, DType, f64)], dev
         let host = |t: Tensor<B, 2>| t.cast(DType::F32).into_data().to_vec::<f32>().unwrap();
         let (host_x, host_w) = (host(x.clone()), host(rows.clone()));
         let before = launches();
-        let y = vector_matrix(x, rows.transpose())
+        let vector_on = DecodeKernels {
+            vector_matrix: true,
+            flash_attention: false,
+        };
+        let y = with_decode_kernels(vector_on, || vector_matrix(x, rows.transpose()))
             .unwrap_or_else(|_| panic!("not a fused CubeCL backend"));
         assert_eq!(y.dims(), [1, out]);
         let y = host(y);
