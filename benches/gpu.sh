@@ -6,7 +6,7 @@
 #
 #   benches/gpu.sh [--bin PATH] [--fallback-bin PATH] [--model-dir DIR] [--out-dir DIR]
 #                  [--budget SECONDS] [--backend NAME --shape NAME --dtype NAME] [--kernel-profile]
-#                  [--decode-only]
+#                  [--decode-only] [--matmul-sweep]
 #
 #   --bin        the throughput bench built with CUDA, e.g. from `cargo bench --no-run
 #                --no-default-features --features cuda --bench throughput` (the GPU machine then
@@ -34,6 +34,14 @@
 #   --decode-only
 #                only the decoding rows, at batch 1 and 8, e.g. to compare a build
 #                with autotuning, whose kernel compilation would not leave time for the rest
+#   --matmul-sweep
+#                instead of the table, the model's matrix products on each of CubeCL's matmul
+#                kernels (the bench's --mode matmul) against Burn's choice: one row (a decoding
+#                step's) of q_proj, gate_proj, down_proj and lm_head on the matrix-vector
+#                kernels, then 4,096 rows (a [8, 512] batch) of gate_proj on the tensor-core
+#                kernels, including training's weight gradient, then 64 rows on the unit and
+#                simple tiling kernels; each in both weight orders. matmul-sweep.md gives, per
+#                product, Burn's time, the fastest kernel that ran and the ratio
 #
 # Decode runs with the linear layers' weights as loaded ([in, out] row-major) and, at batch 1
 # and 8, in the checkpoint's [out, in] order read transposed (the bench's --weight-layout out-in),
@@ -80,6 +88,7 @@ SHAPE=1.5b
 DTYPE=bf16
 KERNEL_PROFILE=""
 DECODE_ONLY=""
+MATMUL_SWEEP=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN=$2; shift ;;
@@ -92,7 +101,8 @@ while [[ $# -gt 0 ]]; do
         --dtype) DTYPE=$2; shift ;;
         --kernel-profile) KERNEL_PROFILE=1 ;;
         --decode-only) DECODE_ONLY=1 ;;
-        -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
+        --matmul-sweep) MATMUL_SWEEP=1 ;;
+        -h|--help) sed -n '2,64p' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -246,6 +256,48 @@ if [[ -n "$KERNEL_PROFILE" ]]; then
     exit 0
 fi
 
+# JSON field NAME of a line.
+jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
+
+# The matmul sweep: the bench's own budget ends it cleanly before the step's timeout.
+if [[ -n "$MATMUL_SWEEP" ]]; then
+    SWEEP="$OUT_DIR/matmul-sweep.md"
+    sweep() { # name cap args...
+        local name=$1 cap=$2 left
+        shift 2
+        left=$((BUDGET - SECONDS - 10))
+        ((left < cap)) && cap=$left
+        step "$name" "$cap" --model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" \
+            --mode matmul --repeats 2 --matmul-budget $((cap - 15)) "${BOUNDS[@]}" "$@"
+    }
+    sweep "matmul sweep, 1 row" 60 --batch 1 --matmul-products q_proj,gate_proj,down_proj,lm_head
+    sweep "matmul sweep, 4096 rows" 90 --batch 4096 --matmul-products gate_proj
+    sweep "matmul sweep, 64 rows" 40 --batch 64 --matmul-products gate_proj \
+        --matmul-kernels unit,simple_cyclic,double_cyclic,auto
+    {
+        echo "Matrix products of the '$SHAPE' shape in $DTYPE on $CARD, $BACKEND backend, each kernel's median time per product (2 runs of about 30 ms of back-to-back products after a first run that compiles it and checks it against an f32 product); $(date -u '+%Y-%m-%d %H:%M UTC'). \"burn\" is Burn's own product; kernels that refused a problem (Burn's ran instead) are left out."
+        echo
+        echo "| product | rows | layout | Burn µs | fastest kernel | µs | Burn / fastest | GB/s | TFLOP/s | kernels timed |"
+        echo "|---|---:|---|---:|---|---:|---:|---:|---:|---:|"
+        while IFS= read -r line; do
+            [[ "$line" == "{"* && "$line" == *'"sweep":"matmul"'* ]] || continue
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(jget product "$line")" "$(jget rows "$line")" \
+                "$(jget layout "$line")" "$(jget kernel "$line")" "$(jget us "$line")" \
+                "$(jget fell_back "$line")" "$(jget gb_per_s "$line")" "$(jget tflops "$line")"
+        done <"$JSONL" | awk -F'\t' '
+            { key = $1 "\t" $2 "\t" $3; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+              if ($4 == "burn") burn[key] = $5
+              else if ($6 != "true") { count[key]++; if (!(key in best) || $5 < best[key]) { best[key] = $5; name[key] = $4; gb[key] = $7; tf[key] = $8 } } }
+            END { for (i = 1; i <= n; i++) { k = order[i]; split(k, f, "\t")
+                b = k in burn ? sprintf("%.1f", burn[k]) : "—"
+                if (k in best) printf "| %s | %s | %s | %s | %s | %.1f | %s | %.0f | %.1f | %d |\n", f[1], f[2], f[3], b, name[k], best[k], k in burn ? sprintf("%.2f×", burn[k] / best[k]) : "—", gb[k], tf[k], count[k]
+                else printf "| %s | %s | %s | %s | — | | | | | 0 |\n", f[1], f[2], f[3], b } }'
+    } >"$SWEEP"
+    cat "$SWEEP"
+    say "matmul sweep done in ${SECONDS}s: $SWEEP"
+    exit 0
+fi
+
 COMMON=(--model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" --repeats 2 "${BOUNDS[@]}")
 DECODE=("${COMMON[@]}" --mode decode --prompt-len 64 --new-tokens 64)
 OURS=(--vector-kernel on --flash-attention on)
@@ -269,7 +321,6 @@ step "decode, batch 1, [out, in] weights, Burn's matmul" 60 "${DECODE[@]}" --bat
     --weight-layout out-in --vector-kernel off --flash-attention on
 
 # The table, from the JSON lines (no Python needed).
-jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
 # The mean of the utilization samples within the spans "start:end ..." and their count, or "—"
 # when fewer than 3 fell there.
 busy() {

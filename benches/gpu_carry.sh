@@ -21,12 +21,14 @@
 #   benches/gpu_carry.sh profile [ARGS]  # there: gpu.sh --kernel-profile with the carried bench
 #                                        #   built without autotuning: each kernel's device time
 #                                        #   while decoding at batch 1 and 64, summed per kernel
+#   benches/gpu_carry.sh sweep [ARGS]    # there: gpu.sh --matmul-sweep with the carried bench built
+#                                        #   without autotuning: the model's products on each of
+#                                        #   CubeCL's matmul kernels against Burn's choice
 #   benches/gpu_carry.sh all [SECS [ARGS]]
-#                                        # there: bench (budget 280 s), bench-autotune
-#                                        #   --decode-only (budget 120 s, in $OUT/autotune),
-#                                        #   profile and checks, in that order, within SECS
-#                                        #   seconds (default 560), as one device command; 11
-#                                        #   files in $OUT (ARGS go to gpu.sh)
+#                                        # there: bench (budget 280 s), sweep (budget 120 s, in
+#                                        #   $OUT/sweep), profile and checks, in that order,
+#                                        #   within SECS seconds (default 560), as one device
+#                                        #   command (ARGS go to gpu.sh)
 #
 # gpu.sh is budgeted to 8 minutes and took 162 s on a fresh H200 (see benches/RESULTS.md); the
 # checks get 5 by default. With autotuning, gpu.sh's kernel compilation needed more than 8
@@ -119,6 +121,10 @@ case "${1:-}" in
         shift
         bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" --kernel-profile "$@"
         ;;
+    sweep)
+        shift
+        bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" --matmul-sweep "$@"
+        ;;
     all)
         secs=${2:-560}
         shift $(($# < 2 ? $# : 2))
@@ -126,11 +132,10 @@ case "${1:-}" in
         mkdir -p "$out"
         OUT=$out bash "$0" bench --budget 280 "$@" || echo "gpu_carry.sh: the bench failed"
         rm -f "$out/cubecl.toml"
-        # Decoding as users' builds run it (autotuning on): Burn's kernels are then the
-        # autotuner's picks, against the kernels the model queues itself.
-        OUT=$out/autotune bash "$0" bench-autotune --decode-only --budget 120 "$@" \
-            || echo "gpu_carry.sh: the autotuned decode bench failed"
-        rm -f "$out/autotune/cubecl.toml"
+        # Each of the kernels the autotuner chooses from, on the model's own products: which
+        # ones the model should queue itself, in builds with autotuning or without.
+        OUT=$out/sweep bash "$0" sweep --budget 120 "$@" || echo "gpu_carry.sh: the matmul sweep failed"
+        rm -f "$out/sweep/cubecl.toml"
         # The profile's own JSON lines and utilization samples are not needed; its log and kernel
         # logs travel as one file.
         profile=$(mktemp -d)
@@ -140,7 +145,7 @@ case "${1:-}" in
         OUT=$out bash "$0" checks $((secs - SECONDS))
         ;;
     *)
-        sed -n '2,35p' "$0"
+        sed -n '2,37p' "$0"
         exit 2
         ;;
 esac

@@ -10,7 +10,8 @@
 # the step of the crash. A third, with --decode-only, must give the eight decode rows (batch 1
 # and 8 in both weight orders with the model's CubeCL kernels and on Burn's kernels alone, batch 1
 # in [out, in] order with each of the two kernels switched off) and no others. A fourth run, with --kernel-profile, gives it a stub bench that writes
-# kernel timings in the format of CubeCL's profiling log, and checks their sums per kernel.
+# kernel timings in the format of CubeCL's profiling log, and checks their sums per kernel. The
+# fifth and sixth run --matmul-sweep, with the real bench and with a stub (see there).
 #
 #   benches/gpu_dry_run.sh [--bin PATH]
 set -euo pipefail
@@ -154,3 +155,37 @@ for section in "Batch 1, \[out, in\] weights:" "Batch 1, Burn's kernels:"; do
 done
 cat "$profile"
 echo "gpu_dry_run.sh: the kernel profile sums each kernel's runs"
+
+# The fifth and sixth runs: the matmul sweep. The real bench on flex times Burn's products
+# alone (no CubeCL kernels there): one row per product, rows and layout, none with a fastest
+# kernel. A stub bench then gives each product Burn's time and three kernels, one of them the
+# fastest but refused (Burn's product ran instead): the table must pick the fastest that ran.
+run sweep --bin "$BIN" --matmul-sweep
+sweep="$WORK/sweep/matmul-sweep.md"
+sweep_fail() { echo "gpu_dry_run.sh ($1 run): $2" >&2; cat "$3" >&2; exit 1; }
+[[ $(grep -Ec '^\| [a-z_/]+ \| (1|64|4096) \| (in-out|out-in|weight-grad) \| [0-9.]+ \| — \| \| \| \| \| 0 \|$' "$sweep") == 13 ]] \
+    || sweep_fail sweep "not 13 rows of Burn's products alone" "$sweep"
+for want in '| lm_head | 1 | out-in |' '| gate_proj/up_proj | 4096 | weight-grad |' '| gate_proj/up_proj | 64 | in-out |'; do
+    grep -qF "$want" "$sweep" || sweep_fail sweep "no row '$want'" "$sweep"
+done
+cat >"$WORK/stub/sweep-bench" <<'STUB'
+#!/usr/bin/env bash
+rows=$(sed -n 's/.* --batch \([0-9]*\) .*/\1/p' <<<" $* ")
+for layout in in-out out-in; do
+    for k in burn:10:null fast-but-refused:2:true fastest:4:false slow:8:false; do
+        IFS=: read -r kernel us fell <<<"$k"
+        echo "{\"sweep\":\"matmul\",\"product\":\"down_proj\",\"rows\":$rows,\"layout\":\"$layout\",\"kernel\":\"$kernel\",\"us\":$us,\"fell_back\":$fell,\"gb_per_s\":1500.5,\"tflops\":1.3}"
+    done
+done
+STUB
+chmod +x "$WORK/stub/sweep-bench"
+run sweep-stub --bin "$WORK/stub/sweep-bench" --matmul-sweep
+sweep="$WORK/sweep-stub/matmul-sweep.md"
+for rows in 1 4096 64; do
+    for layout in in-out out-in; do
+        want="| down_proj | $rows | $layout | 10.0 | fastest | 4.0 | 2.50× | 1500 | 1.3 | 2 |"
+        grep -qF "$want" "$sweep" || sweep_fail sweep-stub "no row '$want'" "$sweep"
+    done
+done
+cat "$sweep"
+echo "gpu_dry_run.sh: the matmul sweep's table picks the fastest kernel that ran"

@@ -14,6 +14,8 @@
 #[path = "common/peak_rss.rs"]
 mod peak_rss;
 
+#[path = "throughput/matmul_sweep.rs"]
+mod matmul_sweep;
 #[path = "throughput/measure.rs"]
 mod measure;
 #[path = "throughput/random_model.rs"]
@@ -29,7 +31,7 @@ use prof_grpo::backend::{
 use prof_grpo::model::decode_kernels::{self, DecodeKernels, with_decode_kernels};
 use prof_grpo::model::dtype::parse_dtype;
 use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
-use prof_grpo::model::{PretrainedLm, load_pretrained};
+use prof_grpo::model::{PretrainedLm, Qwen2Config, load_pretrained};
 use prof_grpo::model::{flash_attention, gemv};
 use serde_json::{Map, Value, json};
 use std::io::Write;
@@ -54,6 +56,10 @@ enum Mode {
     Prm,
     /// Prefill, decode and logprob (the set `torch_reference.py` measures by default).
     All,
+    /// The model's matrix products (`--batch` rows each) on each of CubeCL's matrix-product
+    /// kernels and on Burn's choice, one line per product, layout and kernel; GPU backends only,
+    /// and on its own (see `throughput/matmul_sweep.rs`).
+    Matmul,
 }
 
 /// Command line of the throughput bench.
@@ -114,6 +120,17 @@ struct Args {
     /// reports the choice and how many attentions ran on the kernel and on Burn's fallback.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     flash_attention: Option<bool>,
+    /// `--mode matmul`: the products to time (`q_proj`, `k_proj`, `gate_proj`, `down_proj`,
+    /// `lm_head`), comma-separated; all by default.
+    #[arg(long, value_delimiter = ',')]
+    matmul_products: Vec<String>,
+    /// `--mode matmul`: the kernels to time besides Burn's choice, as substrings of their names
+    /// (e.g. `vecmat,tma`), comma-separated; all by default.
+    #[arg(long, value_delimiter = ',')]
+    matmul_kernels: Vec<String>,
+    /// `--mode matmul`: seconds after which no further kernel is timed.
+    #[arg(long, default_value_t = 600.0)]
+    matmul_budget: f64,
     /// Shape for `--make-random-model`.
     #[arg(long, value_enum, default_value_t = Shape::M47)]
     shape: Shape,
@@ -289,7 +306,7 @@ impl InferenceTask<'_> {
                     Mode::Decode => measure::decode(&lm.model, &w, &mut m)?,
                     Mode::Logprob => measure::logprob(&lm.model, &w, &mut m)?,
                     Mode::Prm => measure::prm(&lm.model, &lm.config, dtype, &w, &mut m)?,
-                    Mode::Train | Mode::All => unreachable!("expanded before"),
+                    Mode::Train | Mode::All | Mode::Matmul => unreachable!("expanded before"),
                 }
             }
             let kernels = decode_kernels::current();
@@ -318,6 +335,47 @@ impl InferenceTask<'_> {
             lines.push(m);
         }
         Ok(lines)
+    }
+}
+
+/// `--mode matmul` on the inference backend: only the model's config is read.
+struct MatmulTask<'a> {
+    args: &'a Args,
+}
+
+impl BackendTask for MatmulTask<'_> {
+    type Output = ();
+    fn run<B: Backend>(self, device: B::Device) -> Result<()> {
+        let args = self.args;
+        let dir = args.model.as_ref().expect("required by clap");
+        let config = Qwen2Config::from_file(&dir.join("config.json"))?;
+        let dtype = args.dtype()?;
+        let mut header = Map::new();
+        for (key, value) in [
+            ("engine", json!("prof-grpo")),
+            (
+                "backend",
+                json!(format!("{:?}", args.backend).to_lowercase()),
+            ),
+            ("model", json!(dir.display().to_string())),
+            ("dtype", json!(torch_dtype_name(dtype))),
+            ("burn", json!("0.21.0")),
+            ("autotune", json!(cfg!(feature = "autotune"))),
+        ] {
+            header.insert(key.into(), value);
+        }
+        let sweep = matmul_sweep::Sweep {
+            rows: args.batch.clone(),
+            products: args.matmul_products.clone(),
+            kernels: args.matmul_kernels.clone(),
+            repeats: args.repeats,
+            budget_s: args.matmul_budget,
+            dtype,
+            seed: args.seed,
+            hbm_tbs: args.hbm_tbs,
+            peak_tflops: args.peak_tflops,
+        };
+        matmul_sweep::run::<B>(&sweep, &config, &device, &header, &mut |line| emit(line))
     }
 }
 
@@ -370,6 +428,12 @@ fn main() -> Result<()> {
     }
     if args.prompt_len == 0 {
         bail!("--prompt-len must be positive");
+    }
+    if args.mode.contains(&Mode::Matmul) {
+        if args.mode.len() > 1 {
+            bail!("--mode matmul runs on its own");
+        }
+        return run_inference(args.backend, &args.device, MatmulTask { args: &args });
     }
     let mut inference: Vec<Mode> = Vec::new();
     for &mode in &args.mode {

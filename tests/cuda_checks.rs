@@ -144,6 +144,25 @@ fn cuda_vector_matrix_kernel_matches_host_products() {
     );
 }
 
+/// Each of CubeCL's matrix-product kernels the model can queue (the throughput bench's
+/// `--mode matmul` times them), against host products in bf16 at the 1.5B shape's widths: one
+/// row (a decoding step), 64 rows and 256 rows, in both weight orders. `matmul_auto`, Burn's
+/// kernel without autotuning, must run; the kernels that refused every problem are printed.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_every_matmul_kernel_matches_host_products() {
+    let never_ran = common::matmul_kernels::check_every_kernel::<Cuda>(
+        &[
+            (1, 1536, 256, DType::BF16, 2e-2),
+            (64, 1536, 128, DType::BF16, 2e-2),
+            (256, 256, 128, DType::BF16, 2e-2),
+        ],
+        &dev(),
+    );
+    eprintln!("kernels that refused every problem: {never_ran:?}");
+    assert!(!never_ran.contains(&"matmul_auto"), "{never_ran:?}");
+}
+
 /// CubeCL's flash-attention kernel (half-precision attention in inference in builds without
 /// autotuning) against Burn's attention, in f16 and bf16.
 #[test]

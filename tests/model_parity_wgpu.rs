@@ -106,6 +106,22 @@ fn wgpu_vector_matrix_kernel_matches_host_products() {
     );
 }
 
+/// Each of CubeCL's matrix-product kernels the model can queue, against host products: one row,
+/// 33 rows and 64 rows, in f32 and f16, in both weight orders. Software Vulkan has no tensor
+/// cores, so the tensor-core kernels hand their problems to Burn's product.
+#[test]
+fn wgpu_every_matmul_kernel_matches_host_products() {
+    let never_ran = common::matmul_kernels::check_every_kernel::<Wgpu>(
+        &[
+            (1, 256, 40, DType::F32, 1e-4),
+            (33, 64, 40, DType::F32, 1e-4),
+            (64, 128, 64, DType::F16, 1e-2),
+        ],
+        &dev(),
+    );
+    eprintln!("kernels that refused every problem: {never_ran:?}");
+}
+
 /// CubeCL's flash-attention kernel against Burn's attention: a decoding step over a cache, a
 /// causal prefill and an explicit mask, in f16 (errors of up to 4.9e-4 measured).
 #[test]

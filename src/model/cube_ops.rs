@@ -109,7 +109,7 @@ mod fused {
     /// A computation on the device tensors of any CubeCL runtime.
     pub trait CubeKernel: Clone + Send + Sync + std::fmt::Debug + 'static {
         /// The operation's name in the fusion stream.
-        const NAME: &'static str;
+        fn name(&self) -> &'static str;
         /// The output `out` describes, from the inputs (`inputs[i]` describes input `i`; a bool
         /// input is read with `handles.get_bool_tensor`, a float one with `get_float_tensor`).
         fn run<R: CubeRuntime>(
@@ -162,7 +162,7 @@ mod fused {
         let streams = OperationStreams::with_inputs(&inputs);
         let out = TensorIr::uninit(client.create_empty_handle(), shape.into(), dtype);
         let irs: Vec<TensorIr> = inputs.into_iter().map(FusionTensor::into_ir).collect();
-        let desc = CustomOpIr::new(K::NAME, &irs, &[out]);
+        let desc = CustomOpIr::new(kernel.name(), &irs, &[out]);
         let operation = KernelOp::<K, R> {
             desc: desc.clone(),
             kernel: kernel.clone(),

@@ -73,7 +73,9 @@ struct FlashAttention {
 
 #[cfg(feature = "gpu")]
 impl cube_ops::CubeKernel for FlashAttention {
-    const NAME: &'static str = "flash_attention";
+    fn name(&self) -> &'static str {
+        "flash_attention"
+    }
 
     fn run<R: burn_cubecl::CubeRuntime>(
         &self,

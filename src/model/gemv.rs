@@ -8,16 +8,19 @@
 
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::cube_ops::{self, Launches, erase_float, float};
 use super::decode_kernels;
+use super::matmul_kernels::{self, MatmulKernel};
 
-static LAUNCHES: Launches = Launches::new();
+/// CubeCL's plane-parallel matrix-vector kernel.
+fn plane_parallel() -> Option<MatmulKernel> {
+    MatmulKernel::named("vecmat_plane_parallel")
+}
 
 /// How many [`vector_matrix`] products this process has run so far on CubeCL's matrix-vector
 /// kernel, and how many on Burn's product because that kernel refused the shape (see
-/// [`Launches`]).
+/// [`MatmulKernel::launches`]).
 pub fn launches() -> (usize, usize) {
-    LAUNCHES.get()
+    plane_parallel().map_or((0, 0), MatmulKernel::launches)
 }
 
 /// `x · w` for one row `x: [1, in]` and `w: [in, out]` whose input axis is contiguous (the
@@ -31,68 +34,10 @@ pub fn vector_matrix<B: Backend>(
     x: Tensor<B, 2>,
     w: Tensor<B, 2>,
 ) -> Result<Tensor<B, 2>, (Tensor<B, 2>, Tensor<B, 2>)> {
-    if !decode_kernels::current().vector_matrix || x.dims()[0] != 1 {
-        return Err((x, w));
-    }
-    let (shape, dtype) = (vec![1, w.dims()[1]], x.dtype());
-    let inputs = vec![erase_float(x), erase_float(w)];
-    match cube_ops::queue(VectorMatrix, inputs, shape, dtype) {
-        Ok(y) => Ok(float(y)),
-        Err(mut inputs) => {
-            let w = float(inputs.pop().expect("two inputs"));
-            Err((float(inputs.pop().expect("two inputs")), w))
+    match plane_parallel() {
+        Some(kernel) if decode_kernels::current().vector_matrix && x.dims()[0] == 1 => {
+            matmul_kernels::product(kernel, x, w)
         }
-    }
-}
-
-/// The kernel [`vector_matrix`] queues.
-#[derive(Clone, Debug)]
-struct VectorMatrix;
-
-#[cfg(feature = "gpu")]
-impl cube_ops::CubeKernel for VectorMatrix {
-    const NAME: &'static str = "vector_matrix";
-
-    fn run<R: burn_cubecl::CubeRuntime>(
-        &self,
-        handles: &mut burn_ir::HandleContainer<burn_cubecl_fusion::CubeFusionHandle<R>>,
-        inputs: &[burn_ir::TensorIr],
-        out: &burn_ir::TensorIr,
-    ) -> burn_cubecl::tensor::CubeTensor<R> {
-        use burn_cubecl::kernel::matmul::{MatmulStrategy, matmul};
-        use burn_cubecl::ops::numeric::empty_device_dtype;
-        use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
-        use cubek::matmul::launch::{Strategy, launch_ref};
-        use cubek::matmul::routines::BlueprintStrategy;
-        use cubek::std::InputBinding;
-
-        let lhs = handles.get_float_tensor::<cube_ops::Inner<R>>(&inputs[0]);
-        let rhs = handles.get_float_tensor::<cube_ops::Inner<R>>(&inputs[1]);
-        let y = empty_device_dtype(
-            lhs.client.clone(),
-            lhs.device.clone(),
-            out.shape.clone(),
-            out.dtype,
-        );
-        let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {
-            lhs: lhs.dtype.into(),
-            rhs: rhs.dtype.into(),
-            out: out.dtype.into(),
-        });
-        let strategy = Strategy::GemvPlaneParallel(BlueprintStrategy::Inferred(Default::default()));
-        let launched = launch_ref(
-            &strategy,
-            &lhs.client,
-            InputBinding::new(lhs.clone().binding(), lhs.dtype.into()),
-            InputBinding::new(rhs.clone().binding(), rhs.dtype.into()),
-            y.clone().binding(),
-            &mut dtypes,
-        );
-        LAUNCHES.record(launched.is_err());
-        match launched {
-            Ok(()) => y,
-            Err(_) => matmul(lhs, rhs, Some(y), MatmulStrategy::default(), out.dtype)
-                .expect("Burn's matmul takes every float matrix product"),
-        }
+        _ => Err((x, w)),
     }
 }

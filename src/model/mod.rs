@@ -17,6 +17,7 @@ pub mod hub;
 pub mod init;
 pub mod kv_cache;
 pub mod loader;
+pub mod matmul_kernels;
 pub mod matrix_layout;
 pub mod mlp;
 pub mod preset;

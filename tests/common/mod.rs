@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod decode_kernels;
+pub mod matmul_kernels;
 pub mod parity;
 pub mod training_parity;
 
