@@ -12,47 +12,59 @@ use super::gemv;
 use super::matrix_layout::MatrixLayout;
 use crate::host::flex::is_flex;
 
-/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product. On the
-/// CPU backend a decoding step (`seq` = 1) keeps Burn's batched form, whose rows it runs in
-/// parallel where it would run one small product on one thread. A GPU runs that form as `batch`
-/// separate products, each reading the whole weight, so there a decoding step is one product too.
-///
-/// A single token on a GPU backend with the weight in `[out, in]` order ([`MatrixLayout::OutIn`])
-/// goes through [`matrix_vector`].
+/// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product ([`rows`])
+/// where [`folds_tokens`] says so, else Burn's batched form.
 pub fn per_token<B: Backend>(
     layer: &Linear<B>,
     layout: MatrixLayout,
     x: Tensor<B, 3>,
 ) -> Tensor<B, 3> {
     let [batch, seq, width] = x.dims();
-    if is_flex::<B>() {
-        if seq == 1 {
-            return layer.forward(x);
-        }
-    } else if batch * seq == 1 && layout == MatrixLayout::OutIn {
-        return matrix_vector(layer.weight.val(), layer.bias.as_ref().map(|b| b.val()), x);
+    if !folds_tokens::<B>(seq) {
+        return layer.forward(x);
     }
-    let y = layer.forward(x.reshape([batch * seq, width]));
+    let y = rows(layer, layout, x.reshape([batch * seq, width]));
     let out = y.dims()[1];
     y.reshape([batch, seq, out])
 }
 
-/// `x · weight + bias` for one token `x: [1, 1, in]` (`weight: [in, out]` with its input axis
-/// contiguous): on CubeCL's matrix-vector kernel where [`gemv::vector_matrix`] runs it, else as Burn's
-/// `weightᵀ · xᵀ`, whose matrix is then contiguous, and one that Burn 0.21's fusion computes
+/// Whether a linear layer on `[batch, seq, in]` runs as one product of the folded tokens: always,
+/// except for a decoding step (`seq` = 1) on the CPU backend, which keeps Burn's batched form,
+/// whose rows it runs in parallel where it would run one small product on one thread. A GPU runs
+/// that form as `batch` separate products, each reading the whole weight, so there a decoding
+/// step is one product too.
+pub fn folds_tokens<B: Backend>(seq: usize) -> bool {
+    seq != 1 || !is_flex::<B>()
+}
+
+/// `layer(x)` for `x: [rows, in]` as one product. A single row on a GPU backend with the weight
+/// in `[out, in]` order ([`MatrixLayout::OutIn`]) goes through [`matrix_vector`].
+pub fn rows<B: Backend>(layer: &Linear<B>, layout: MatrixLayout, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    if x.dims()[0] == 1 && layout == MatrixLayout::OutIn && !is_flex::<B>() {
+        return matrix_vector(layer.weight.val(), layer.bias.as_ref().map(|b| b.val()), x);
+    }
+    layer.forward(x)
+}
+
+/// `x · weight + bias` for one row `x: [1, in]` (`weight: [in, out]` with its input axis
+/// contiguous): on CubeCL's matrix-vector kernel where [`gemv::vector_matrix`] runs it, else as
+/// Burn's `weightᵀ · xᵀ`, whose matrix is then contiguous, and one that Burn 0.21's fusion computes
 /// correctly, where `x · W` with a single row, a transposed `W` and fused operations on both sides
 /// of the product gives wrong numbers (tested on wgpu in `tests/model_parity_wgpu.rs`).
 pub fn matrix_vector<B: Backend>(
     weight: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
-    x: Tensor<B, 3>,
-) -> Tensor<B, 3> {
+    x: Tensor<B, 2>,
+) -> Tensor<B, 2> {
     let [width, out] = weight.dims();
-    let y = gemv::vector_matrix(x.reshape([1, width]), weight)
-        .unwrap_or_else(|(x, weight)| weight.transpose().matmul(x.reshape([width, 1])))
-        .reshape([1, 1, out]);
+    let y = gemv::vector_matrix(x, weight).unwrap_or_else(|(x, weight)| {
+        weight
+            .transpose()
+            .matmul(x.reshape([width, 1]))
+            .reshape([1, out])
+    });
     match bias {
-        Some(b) => y + b.reshape([1, 1, out]),
+        Some(b) => y + b.unsqueeze(),
         None => y,
     }
 }
@@ -107,17 +119,17 @@ mod tests {
             &device,
         );
         let bias = Tensor::<Flex, 1>::from_floats([0.5, -1.0], &device);
-        let x = Tensor::<Flex, 3>::from_floats([[[1.0, 2.0, 1.0]]], &device);
+        let x = Tensor::<Flex, 2>::from_floats([[1.0, 2.0, 1.0]], &device);
         matrix_vector(weight.clone(), Some(bias), x.clone())
             .to_data()
             .assert_approx_eq::<f32>(
-                &TensorData::new(vec![5.5f32, 4.0], [1, 1, 2]),
+                &TensorData::new(vec![5.5f32, 4.0], [1, 2]),
                 Tolerance::default(),
             );
         matrix_vector(weight, None, x)
             .to_data()
             .assert_approx_eq::<f32>(
-                &TensorData::new(vec![5.0f32, 5.0], [1, 1, 2]),
+                &TensorData::new(vec![5.0f32, 5.0], [1, 2]),
                 Tolerance::default(),
             );
     }
