@@ -209,63 +209,31 @@ mod catalogue {
                 tile_matmul,
             })
         };
+        let mut tensor_cores = |strategy| add(Accelerated, strategy);
         for multi_rows in [false, true] {
-            add(
-                Accelerated,
-                Strategy::SimpleCyclicCmma(Inferred(simple(multi_rows, Cmma))),
-            );
-            add(
-                Accelerated,
-                Strategy::SimpleCyclicMma(Inferred(simple(multi_rows, Mma))),
-            );
+            tensor_cores(Strategy::SimpleCyclicCmma(Inferred(simple(
+                multi_rows, Cmma,
+            ))));
+            tensor_cores(Strategy::SimpleCyclicMma(Inferred(simple(multi_rows, Mma))));
         }
         for row_count in [4, 8] {
-            add(
-                Accelerated,
-                Strategy::OrderedDoubleCmma(ordered(row_count, Cmma)),
-            );
-            add(
-                Accelerated,
-                Strategy::OrderedDoubleMma(ordered(row_count, Mma)),
-            );
+            tensor_cores(Strategy::OrderedDoubleCmma(ordered(row_count, Cmma)));
+            tensor_cores(Strategy::OrderedDoubleMma(ordered(row_count, Mma)));
         }
         for specialized in [false, true] {
-            add(
-                Accelerated,
-                Strategy::DoubleCyclicCmma(double(specialized, Cmma)),
-            );
-            add(
-                Accelerated,
-                Strategy::DoubleCyclicMma(double(specialized, Mma)),
-            );
+            tensor_cores(Strategy::DoubleCyclicCmma(double(specialized, Cmma)));
+            tensor_cores(Strategy::DoubleCyclicMma(double(specialized, Mma)));
         }
-        add(
-            Accelerated,
-            Strategy::SpecializedCyclicCmma(Inferred(().into())),
-        );
-        add(
-            Accelerated,
-            Strategy::SpecializedCyclicMma(Inferred(().into())),
-        );
+        tensor_cores(Strategy::SpecializedCyclicCmma(Inferred(().into())));
+        tensor_cores(Strategy::SpecializedCyclicMma(Inferred(().into())));
         for multi_rows in [false, true] {
-            add(
-                Accelerated,
-                Strategy::SimpleTmaCmma(Inferred(simple(multi_rows, Cmma))),
-            );
-            add(
-                Accelerated,
-                Strategy::SimpleTmaMma(Inferred(simple(multi_rows, Mma))),
-            );
+            tensor_cores(Strategy::SimpleTmaCmma(Inferred(simple(multi_rows, Cmma))));
+            tensor_cores(Strategy::SimpleTmaMma(Inferred(simple(multi_rows, Mma))));
         }
-        add(
-            Accelerated,
-            Strategy::SpecializedTmaCmma(Inferred(().into())),
-        );
-        add(
-            Accelerated,
-            Strategy::SpecializedTmaMma(Inferred(().into())),
-        );
-        add(Accelerated, Strategy::Auto);
+        tensor_cores(Strategy::SpecializedTmaCmma(Inferred(().into())));
+        tensor_cores(Strategy::SpecializedTmaMma(Inferred(().into())));
+        // What Burn runs without autotuning.
+        tensor_cores(Strategy::Auto);
         list
     });
 
