@@ -24,6 +24,11 @@
 #   benches/gpu_carry.sh sweep [ARGS]    # there: gpu.sh --matmul-sweep with the carried bench built
 #                                        #   without autotuning: the model's products on each of
 #                                        #   CubeCL's matmul kernels against Burn's choice
+#   benches/gpu_carry.sh throughput ARGS # there: the carried bench built without autotuning, run
+#                                        #   with ARGS, e.g. after a sweep: --model
+#                                        #   /tmp/prof-bench-1.5b --backend cuda --dtype bf16
+#                                        #   --mode prefill,logprob --batch 8 --prompt-len 512
+#                                        #   --new-tokens 512 --matmul-kernel NAME
 #   benches/gpu_carry.sh all [SECS [ARGS]]
 #                                        # there: bench (budget 280 s), sweep (budget 120 s, in
 #                                        #   $OUT/sweep), profile and checks, in that order,
@@ -121,6 +126,10 @@ case "${1:-}" in
         shift
         bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" --kernel-profile "$@"
         ;;
+    throughput)
+        shift
+        "$(unpack throughput)" "$@"
+        ;;
     sweep)
         shift
         bash "$ROOT/benches/gpu.sh" --bin "$(unpack throughput)" --matmul-sweep "$@"
@@ -145,7 +154,7 @@ case "${1:-}" in
         OUT=$out bash "$0" checks $((secs - SECONDS))
         ;;
     *)
-        sed -n '2,37p' "$0"
+        sed -n '2,42p' "$0"
         exit 2
         ;;
 esac

@@ -30,6 +30,7 @@ use prof_grpo::backend::{
 };
 use prof_grpo::model::decode_kernels::{self, DecodeKernels, with_decode_kernels};
 use prof_grpo::model::dtype::parse_dtype;
+use prof_grpo::model::matmul_kernels::MatmulKernel;
 use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
 use prof_grpo::model::{PretrainedLm, Qwen2Config, load_pretrained};
 use prof_grpo::model::{flash_attention, gemv};
@@ -120,6 +121,12 @@ struct Args {
     /// reports the choice and how many attentions ran on the kernel and on Burn's fallback.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     flash_attention: Option<bool>,
+    /// The CubeCL kernel for the linear layers' products of more than one row in the inference
+    /// modes (by the name `--mode matmul` reports, e.g. `matmul_double_cyclic_cmma`); unset,
+    /// Burn's choice. Each line reports it and how many products ran on it and on Burn's
+    /// fallback.
+    #[arg(long)]
+    matmul_kernel: Option<String>,
     /// `--mode matmul`: the products to time (`q_proj`, `k_proj`, `gate_proj`, `down_proj`,
     /// `lm_head`), comma-separated; all by default.
     #[arg(long, value_delimiter = ',')]
@@ -144,6 +151,20 @@ impl Args {
         match &self.dtype {
             Some(name) => parse_dtype(name),
             None => Ok(default_dtype(self.backend)),
+        }
+    }
+
+    /// The kernel `--matmul-kernel` names.
+    fn matmul_kernel(&self) -> Result<Option<MatmulKernel>> {
+        let Some(name) = &self.matmul_kernel else {
+            return Ok(None);
+        };
+        match MatmulKernel::named(name) {
+            Some(kernel) => Ok(Some(kernel)),
+            None => {
+                let names: Vec<&str> = MatmulKernel::all().map(MatmulKernel::name).collect();
+                bail!("--matmul-kernel {name}: not one of this build's kernels {names:?}")
+            }
         }
     }
 
@@ -277,6 +298,7 @@ impl BackendTask for InferenceTask<'_> {
         let kernels = DecodeKernels {
             vector_matrix: self.args.vector_kernel.unwrap_or(default.vector_matrix),
             flash_attention: self.args.flash_attention.unwrap_or(default.flash_attention),
+            products: self.args.matmul_kernel()?.or(default.products),
         };
         with_decode_kernels(kernels, || self.measure(&lm, dtype))
     }
@@ -292,6 +314,9 @@ impl InferenceTask<'_> {
         let mut lines = Vec::new();
         for &batch in &self.args.batch {
             let launches_before = (gemv::launches(), flash_attention::launches());
+            let products_before = decode_kernels::current()
+                .products
+                .map(MatmulKernel::launches);
             let w = self.args.workload(batch, pad_id(lm));
             let mut m = header(self.args, lm, batch, dtype);
             let layout = self
@@ -327,6 +352,20 @@ impl InferenceTask<'_> {
                 ),
             ] {
                 m.insert(key.into(), value);
+            }
+            let products = kernels.products.map(|k| (k.name(), k.launches()));
+            m.insert(
+                "matmul_kernel".into(),
+                json!(products.map(|(name, _)| name)),
+            );
+            if let (Some((_, (ran, fell_back))), Some((ran0, fell_back0))) =
+                (products, products_before)
+            {
+                m.insert("matmul_kernel_products".into(), json!(ran - ran0));
+                m.insert(
+                    "matmul_kernel_fallbacks".into(),
+                    json!(fell_back - fell_back0),
+                );
             }
             add_bounds(self.args, &mut m, dtype);
             if self.stream {
@@ -423,6 +462,8 @@ fn main() -> Result<()> {
         )?;
         return Ok(());
     }
+    // A misspelt kernel name fails before a model is loaded.
+    args.matmul_kernel()?;
     if args.batch.contains(&0) {
         bail!("--batch: batch sizes must be positive");
     }

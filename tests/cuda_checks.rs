@@ -184,6 +184,7 @@ fn cuda_wide_decoding_on_the_decode_kernels_matches_the_full_forward() {
         let kernels = DecodeKernels {
             vector_matrix,
             flash_attention,
+            products: None,
         };
         common::decode_kernels::check_wide_decoding::<Cuda>(kernels, DType::F32, 1e-2, &dev());
         common::decode_kernels::check_wide_decoding::<Cuda>(kernels, DType::BF16, 0.1, &dev());

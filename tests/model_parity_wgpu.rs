@@ -144,6 +144,7 @@ fn wgpu_decoding_on_the_decode_kernels_matches() {
     let both = DecodeKernels {
         vector_matrix: true,
         flash_attention: true,
+        products: None,
     };
     with_decode_kernels(both, || {
         for model in ["tiny-tied", "tiny-untied"] {
@@ -172,4 +173,41 @@ fn wgpu_decoding_on_the_decode_kernels_matches() {
         after.1.0 > before.1.0,
         "no attention ran on the flash kernel"
     );
+}
+
+/// With a chosen CubeCL kernel for the products of more than one row (the bench's
+/// `--matmul-kernel`; a unit kernel, which software Vulkan runs), the full forward, KV-cache
+/// decoding and padded batches still give transformers' logits, in both weight orders, and the
+/// products ran on that kernel.
+#[test]
+fn wgpu_forward_on_a_chosen_matmul_kernel_matches_transformers() {
+    use prof_grpo::model::decode_kernels::{DecodeKernels, with_decode_kernels};
+    use prof_grpo::model::matmul_kernels::MatmulKernel;
+    use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
+    let kernel = MatmulKernel::named("matmul_simple_unit_max_tile_size").expect("listed");
+    let before = kernel.launches();
+    let chosen = DecodeKernels {
+        vector_matrix: false,
+        flash_attention: false,
+        products: Some(kernel),
+    };
+    with_decode_kernels(chosen, || {
+        for layout in [MatrixLayout::InOut, MatrixLayout::OutIn] {
+            for model in ["tiny-tied", "tiny-untied"] {
+                let expected = format!("{model}/logits.json");
+                let lm = with_matrix_layout(load::<Wgpu>(model, DType::F32, &dev()), layout);
+                check_model_logits(&lm, model, &expected, F32_TOLERANCE, &dev());
+                check_model_incremental(&lm, model, &expected, F32_TOLERANCE, &dev());
+            }
+        }
+        check_padded::<Wgpu>(
+            "tiny-untied",
+            "tiny-untied/padded.json",
+            F32_TOLERANCE,
+            &dev(),
+        );
+    });
+    let after = kernel.launches();
+    assert!(after.0 > before.0, "no product ran on the chosen kernel");
+    assert_eq!(after.1, before.1, "the unit kernel refused a product");
 }

@@ -11,6 +11,8 @@
 
 use std::cell::Cell;
 
+use super::matmul_kernels::MatmulKernel;
+
 /// Whether the kernels are queued unless a caller says otherwise: in builds with a GPU backend
 /// and without the `autotune` feature.
 pub const BY_DEFAULT: bool = cfg!(all(feature = "gpu", not(feature = "autotune")));
@@ -24,6 +26,10 @@ pub struct DecodeKernels {
     /// Attention of f16 and bf16 models in inference on CubeCL's flash-attention kernel (unit
     /// variant).
     pub flash_attention: bool,
+    /// The CubeCL kernel for the linear layers' products of more than one row in inference (a
+    /// prefill's, a log-prob forward's, a decoding step's at batch > 1), queued by the model
+    /// itself; `None` leaves them to Burn (see [`super::matmul_kernels`]).
+    pub products: Option<MatmulKernel>,
 }
 
 impl DecodeKernels {
@@ -31,6 +37,7 @@ impl DecodeKernels {
     pub const BUILD_DEFAULT: Self = Self {
         vector_matrix: BY_DEFAULT,
         flash_attention: BY_DEFAULT,
+        products: None,
     };
 }
 
@@ -69,10 +76,12 @@ mod tests {
         let on = DecodeKernels {
             vector_matrix: true,
             flash_attention: false,
+            products: None,
         };
         let off = DecodeKernels {
             vector_matrix: false,
             flash_attention: true,
+            products: MatmulKernel::all().next(),
         };
         assert_eq!(current(), DecodeKernels::BUILD_DEFAULT);
         with_decode_kernels(on, || {

@@ -8,8 +8,9 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::gemv;
+use super::matmul_kernels;
 use super::matrix_layout::MatrixLayout;
+use super::{decode_kernels, gemv};
 use crate::host::flex::is_flex;
 
 /// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product ([`rows`])
@@ -38,12 +39,30 @@ pub fn folds_tokens<B: Backend>(seq: usize) -> bool {
 }
 
 /// `layer(x)` for `x: [rows, in]` as one product. A single row on a GPU backend with the weight
-/// in `[out, in]` order ([`MatrixLayout::OutIn`]) goes through [`matrix_vector`].
+/// in `[out, in]` order ([`MatrixLayout::OutIn`]) goes through [`matrix_vector`]; more rows on the
+/// kernel [`decode_kernels::current`] names for them, if any, where it can be queued (a fused
+/// CubeCL backend in inference), else through Burn's `Linear`.
 pub fn rows<B: Backend>(layer: &Linear<B>, layout: MatrixLayout, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    if x.dims()[0] == 1 && layout == MatrixLayout::OutIn && !is_flex::<B>() {
-        return matrix_vector(layer.weight.val(), layer.bias.as_ref().map(|b| b.val()), x);
+    let bias = || layer.bias.as_ref().map(|b| b.val());
+    if is_flex::<B>() {
+        return layer.forward(x);
     }
-    layer.forward(x)
+    if x.dims()[0] == 1 {
+        if layout == MatrixLayout::OutIn {
+            return matrix_vector(layer.weight.val(), bias(), x);
+        }
+        return layer.forward(x);
+    }
+    let Some(kernel) = decode_kernels::current().products else {
+        return layer.forward(x);
+    };
+    match matmul_kernels::product(kernel, x, layer.weight.val()) {
+        Ok(y) => match bias() {
+            Some(b) => y + b.unsqueeze(),
+            None => y,
+        },
+        Err((x, _)) => layer.forward(x),
+    }
 }
 
 /// `x · weight + bias` for one row `x: [1, in]` (`weight: [in, out]` with its input axis

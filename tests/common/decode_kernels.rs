@@ -31,6 +31,7 @@ pub fn check_vector_matrix<B: Backend>(cases: &[(usize, usize, DType, f64)], dev
         let vector_on = DecodeKernels {
             vector_matrix: true,
             flash_attention: false,
+            products: None,
         };
         let y = with_decode_kernels(vector_on, || vector_matrix(x, rows.transpose()))
             .unwrap_or_else(|_| panic!("not a fused CubeCL backend"));
@@ -133,6 +134,7 @@ pub fn check_flash_attention<B: Backend>(
     let flash_on = DecodeKernels {
         vector_matrix: false,
         flash_attention: true,
+        products: None,
     };
     for (name, [q, k, v], mask, causal) in cases {
         let want = module::attention(
@@ -184,6 +186,7 @@ pub fn check_wide_decoding<B: Backend>(
     let burn_only = DecodeKernels {
         vector_matrix: false,
         flash_attention: false,
+        products: None,
     };
     let full = with_decode_kernels(burn_only, || logits_rows(&lm, &ids, device));
     let before = (gemv::launches(), flash_attention::launches());
