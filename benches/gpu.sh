@@ -268,11 +268,11 @@ if [[ -n "$MATMUL_SWEEP" ]]; then
         left=$((BUDGET - SECONDS - 10))
         ((left < cap)) && cap=$left
         step "$name" "$cap" --model "$MODEL_DIR" --backend "$BACKEND" --dtype "$DTYPE" \
-            --mode matmul --repeats 2 --matmul-budget $((cap - 15)) "${BOUNDS[@]}" "$@"
+            --mode matmul --repeats 2 --matmul-budget $((cap - 10)) "${BOUNDS[@]}" "$@"
     }
-    sweep "matmul sweep, 1 row" 60 --batch 1 --matmul-products q_proj,gate_proj,down_proj,lm_head
-    sweep "matmul sweep, 4096 rows" 90 --batch 4096 --matmul-products gate_proj
-    sweep "matmul sweep, 64 rows" 40 --batch 64 --matmul-products gate_proj \
+    sweep "matmul sweep, 1 row" 50 --batch 1 --matmul-products q_proj,gate_proj,down_proj,lm_head
+    sweep "matmul sweep, 4096 rows" 60 --batch 4096 --matmul-products gate_proj
+    sweep "matmul sweep, 64 rows" 30 --batch 64 --matmul-products gate_proj \
         --matmul-kernels unit,simple_cyclic,double_cyclic,auto
     {
         echo "Matrix products of the '$SHAPE' shape in $DTYPE on $CARD, $BACKEND backend, each kernel's median time per product (2 runs of about 30 ms of back-to-back products after a first run that compiles it and checks it against an f32 product); $(date -u '+%Y-%m-%d %H:%M UTC'). \"burn\" is Burn's own product; kernels that refused a problem (Burn's ran instead) are left out."

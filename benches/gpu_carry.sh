@@ -30,7 +30,7 @@
 #                                        #   --mode prefill,logprob --batch 8 --prompt-len 512
 #                                        #   --new-tokens 512 --matmul-kernel NAME
 #   benches/gpu_carry.sh all [SECS [ARGS]]
-#                                        # there: bench (budget 280 s), sweep (budget 120 s, in
+#                                        # there: bench (budget 280 s), sweep (budget 150 s, in
 #                                        #   $OUT/sweep), profile and checks, in that order,
 #                                        #   within SECS seconds (default 560), as one device
 #                                        #   command (ARGS go to gpu.sh)
@@ -143,7 +143,7 @@ case "${1:-}" in
         rm -f "$out/cubecl.toml"
         # Each of the kernels the autotuner chooses from, on the model's own products: which
         # ones the model should queue itself, in builds with autotuning or without.
-        OUT=$out/sweep bash "$0" sweep --budget 120 "$@" || echo "gpu_carry.sh: the matmul sweep failed"
+        OUT=$out/sweep bash "$0" sweep --budget 150 "$@" || echo "gpu_carry.sh: the matmul sweep failed"
         rm -f "$out/sweep/cubecl.toml"
         # The profile's own JSON lines and utilization samples are not needed; its log and kernel
         # logs travel as one file.
