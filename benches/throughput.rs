@@ -36,7 +36,7 @@ use prof_grpo::model::{PretrainedLm, Qwen2Config, load_pretrained};
 use prof_grpo::model::{flash_attention, gemv};
 use serde_json::{Map, Value, json};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use measure::Workload;
@@ -214,20 +214,25 @@ fn header<B: Backend>(
     batch: usize,
     dtype: DType,
 ) -> Map<String, Value> {
-    let params = lm.config.num_parameters();
+    let mut m = build_header(args, &lm.dir, dtype);
+    m.insert("batch".into(), json!(batch));
+    m.insert("prompt_len".into(), json!(args.prompt_len));
+    m.insert("new_tokens".into(), json!(args.new_tokens));
+    m.insert("threads".into(), json!(threads()));
+    m.insert("parameters".into(), json!(lm.config.num_parameters()));
+    m
+}
+
+/// The fields that say what build measured which model on which backend in which dtype.
+fn build_header(args: &Args, model: &Path, dtype: DType) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("engine".into(), json!("prof-grpo"));
     m.insert(
         "backend".into(),
         json!(format!("{:?}", args.backend).to_lowercase()),
     );
-    m.insert("model".into(), json!(lm.dir.display().to_string()));
-    m.insert("batch".into(), json!(batch));
-    m.insert("prompt_len".into(), json!(args.prompt_len));
-    m.insert("new_tokens".into(), json!(args.new_tokens));
-    m.insert("threads".into(), json!(threads()));
+    m.insert("model".into(), json!(model.display().to_string()));
     m.insert("dtype".into(), json!(torch_dtype_name(dtype)));
-    m.insert("parameters".into(), json!(params));
     m.insert("burn".into(), json!("0.21.0"));
     // Whether the GPU backends time candidate kernels on first use (the `autotune` feature).
     m.insert("autotune".into(), json!(cfg!(feature = "autotune")));
@@ -389,20 +394,7 @@ impl BackendTask for MatmulTask<'_> {
         let dir = args.model.as_ref().expect("required by clap");
         let config = Qwen2Config::from_file(&dir.join("config.json"))?;
         let dtype = args.dtype()?;
-        let mut header = Map::new();
-        for (key, value) in [
-            ("engine", json!("prof-grpo")),
-            (
-                "backend",
-                json!(format!("{:?}", args.backend).to_lowercase()),
-            ),
-            ("model", json!(dir.display().to_string())),
-            ("dtype", json!(torch_dtype_name(dtype))),
-            ("burn", json!("0.21.0")),
-            ("autotune", json!(cfg!(feature = "autotune"))),
-        ] {
-            header.insert(key.into(), value);
-        }
+        let header = build_header(args, dir, dtype);
         let sweep = matmul_sweep::Sweep {
             rows: args.batch.clone(),
             products: args.matmul_products.clone(),

@@ -18,7 +18,8 @@ use prof_grpo::model::Qwen2Config;
 use prof_grpo::model::matmul_kernels::{self, KernelFamily, MatmulKernel};
 use serde_json::{Map, Value, json};
 
-use super::measure::note;
+use super::dtype_bytes;
+use super::measure::{note, sync};
 
 /// What to sweep.
 pub struct Sweep {
@@ -194,10 +195,6 @@ pub fn run<B: Backend>(
     Ok(())
 }
 
-fn sync<B: Backend>(device: &B::Device) -> Result<()> {
-    B::sync(device).map_err(|e| anyhow!("device synchronisation failed: {e:?}"))
-}
-
 /// The first run (compiling the kernel) with its error against `reference`, then the median
 /// time per product over `repeats` runs of about 30 ms each.
 fn time<B: Backend>(
@@ -254,11 +251,7 @@ fn add_rates(sweep: &Sweep, rows: usize, (k, n): (usize, usize), line: &mut Map<
     let Some(secs) = line.get("us").and_then(Value::as_f64).map(|us| us / 1e6) else {
         return;
     };
-    let element = match sweep.dtype {
-        DType::F64 => 8.0,
-        DType::F16 | DType::BF16 => 2.0,
-        _ => 4.0,
-    };
+    let element = dtype_bytes(sweep.dtype) as f64;
     let (m, k, n) = (rows as f64, k as f64, n as f64);
     let bytes_per_s = element * (m * k + k * n + m * n) / secs;
     let flops_per_s = 2.0 * m * k * n / secs;

@@ -59,7 +59,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-fn sync<B: Backend>(device: &B::Device) -> Result<()> {
+/// Waits for the device's queued work.
+pub fn sync<B: Backend>(device: &B::Device) -> Result<()> {
     B::sync(device).map_err(|e| anyhow!("device synchronisation failed: {e:?}"))
 }
 

@@ -6,14 +6,19 @@
 //! output over the contiguous input axis) is the one its autotuner ranks first for a weight in the
 //! checkpoint's `[out, in]` order; [`vector_matrix`] queues it (see [`super::cube_ops`]).
 
+use std::sync::LazyLock;
+
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::decode_kernels;
 use super::matmul_kernels::{self, MatmulKernel};
 
-/// CubeCL's plane-parallel matrix-vector kernel.
+/// CubeCL's plane-parallel matrix-vector kernel, looked up once (it runs on every decoding
+/// step's products).
 fn plane_parallel() -> Option<MatmulKernel> {
-    MatmulKernel::named("vecmat_plane_parallel")
+    static KERNEL: LazyLock<Option<MatmulKernel>> =
+        LazyLock::new(|| MatmulKernel::named("vecmat_plane_parallel"));
+    *KERNEL
 }
 
 /// How many [`vector_matrix`] products this process has run so far on CubeCL's matrix-vector

@@ -57,11 +57,16 @@ pub fn rows<B: Backend>(layer: &Linear<B>, layout: MatrixLayout, x: Tensor<B, 2>
         return layer.forward(x);
     };
     match matmul_kernels::product(kernel, x, layer.weight.val()) {
-        Ok(y) => match bias() {
-            Some(b) => y + b.unsqueeze(),
-            None => y,
-        },
+        Ok(y) => add_bias(y, bias()),
         Err((x, _)) => layer.forward(x),
+    }
+}
+
+/// `y + bias` on every row of `y: [rows, out]`, or `y` without a bias.
+fn add_bias<B: Backend>(y: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 2> {
+    match bias {
+        Some(b) => y + b.unsqueeze(),
+        None => y,
     }
 }
 
@@ -82,10 +87,7 @@ pub fn matrix_vector<B: Backend>(
             .matmul(x.reshape([width, 1]))
             .reshape([1, out])
     });
-    match bias {
-        Some(b) => y + b.unsqueeze(),
-        None => y,
-    }
+    add_bias(y, bias)
 }
 
 #[cfg(test)]

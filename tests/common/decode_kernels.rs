@@ -12,6 +12,7 @@ use prof_grpo::model::init::RandomInit;
 use prof_grpo::model::loader::random_causal_lm;
 use prof_grpo::model::matrix_layout::{MatrixLayout, with_matrix_layout};
 
+use super::matmul_kernels::{assert_host_product, host};
 use super::max_abs_diff;
 use super::parity::{cached_rows, logits_rows};
 
@@ -25,28 +26,21 @@ pub fn check_vector_matrix<B: Backend>(cases: &[(usize, usize, DType, f64)], dev
         let uniform = Distribution::Uniform(-1.0, 1.0);
         let x = Tensor::<B, 2>::random([1, width], uniform, device).cast(dtype);
         let rows = Tensor::<B, 2>::random([out, width], uniform, device).cast(dtype);
-        let host = |t: Tensor<B, 2>| t.cast(DType::F32).into_data().to_vec::<f32>().unwrap();
-        let (host_x, host_w) = (host(x.clone()), host(rows.clone()));
+        let w = rows.transpose();
+        let (host_x, host_w) = (host(x.clone()), host(w.clone()));
         let before = launches();
         let vector_on = DecodeKernels {
             vector_matrix: true,
             flash_attention: false,
             products: None,
         };
-        let y = with_decode_kernels(vector_on, || vector_matrix(x, rows.transpose()))
+        let y = with_decode_kernels(vector_on, || vector_matrix(x, w))
             .unwrap_or_else(|_| panic!("not a fused CubeCL backend"));
         assert_eq!(y.dims(), [1, out]);
         let y = host(y);
         let after = launches();
-        for (o, got) in y.iter().enumerate() {
-            let want: f64 = (0..width)
-                .map(|i| host_x[i] as f64 * host_w[o * width + i] as f64)
-                .sum();
-            assert!(
-                (*got as f64 - want).abs() <= tol * want.abs().max(1.0),
-                "[1, {width}] · [{width}, {out}] in {dtype:?}, output {o}: {got} against {want}"
-            );
-        }
+        let what = format!("[1, {width}] · [{width}, {out}] in {dtype:?}");
+        assert_host_product(&host_x, &host_w, &y, [1, width, out], tol, &what);
         match width {
             7 => assert!(after.1 > before.1, "width 7 should run Burn's product"),
             _ => assert!(after.0 > before.0, "width {width} should run the kernel"),

@@ -13,6 +13,37 @@ use prof_grpo::model::matmul_kernels::{KernelFamily, MatmulKernel, product};
 /// `vecmat_plane_parallel` one row times an `[out, in]` weight whose width it takes. Returns the
 /// names of the kernels that refused every problem (the tensor-core kernels on a device without
 /// tensor cores).
+/// A device tensor's values on the host, in f32, in its logical row-major order whatever its
+/// strides on the device.
+pub fn host<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
+    t.cast(DType::F32).into_data().to_vec::<f32>().unwrap()
+}
+
+/// `y` (`[rows, out]`) is `x · w` (`[rows, in]` times `[in, out]`, host values in row-major
+/// order) computed in f64, within `tol` relative to each output (at least 1); `what` names the
+/// product in failures.
+pub fn assert_host_product(
+    x: &[f32],
+    w: &[f32],
+    y: &[f32],
+    [rows, width, out]: [usize; 3],
+    tol: f64,
+    what: &str,
+) {
+    for r in 0..rows {
+        for o in 0..out {
+            let want: f64 = (0..width)
+                .map(|i| x[r * width + i] as f64 * w[i * out + o] as f64)
+                .sum();
+            let got = y[r * out + o] as f64;
+            assert!(
+                (got - want).abs() <= tol * want.abs().max(1.0),
+                "{what}, output [{r}, {o}]: {got} against {want}"
+            );
+        }
+    }
+}
+
 pub fn check_every_kernel<B: Backend>(
     cases: &[(usize, usize, usize, DType, f64)],
     device: &B::Device,
@@ -33,9 +64,6 @@ pub fn check_every_kernel<B: Backend>(
                 } else {
                     Tensor::<B, 2>::random([width, out], uniform, device).cast(dtype)
                 };
-                let host =
-                    |t: Tensor<B, 2>| t.cast(DType::F32).into_data().to_vec::<f32>().unwrap();
-                // `w` as host rows of `[in, out]`, whatever its strides on the device.
                 let (host_x, host_w) = (host(x.clone()), host(w.clone()));
                 let before = kernel.launches();
                 let y =
@@ -62,18 +90,7 @@ pub fn check_every_kernel<B: Backend>(
                 if kernel.name() == "vecmat_plane_parallel" && rows == 1 && transposed {
                     assert!(on_kernel, "{what}: should run on the kernel");
                 }
-                for r in 0..rows {
-                    for o in 0..out {
-                        let want: f64 = (0..width)
-                            .map(|i| host_x[r * width + i] as f64 * host_w[i * out + o] as f64)
-                            .sum();
-                        let got = y[r * out + o] as f64;
-                        assert!(
-                            (got - want).abs() <= tol * want.abs().max(1.0),
-                            "{what}, output [{r}, {o}]: {got} against {want}"
-                        );
-                    }
-                }
+                assert_host_product(&host_x, &host_w, &y, [rows, width, out], tol, &what);
             }
         }
         if ran == 0 {
