@@ -380,6 +380,17 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
             echo "| log-prob forward, [$b, $(jget logprob_seq_len "$line")]$mark | $(fmt "$(jget logprob_tokens_per_s "$line")") | | | $(busy "$(jget logprob_windows "$line")") |"
         fi
     done <"$JSONL"
+    # Where the training step's time goes: one more step, the device synchronised after each
+    # phase. A phase whose queueing takes most of its time is paced by the host.
+    while IFS= read -r line; do
+        [[ "$line" == "{"* && -n "$(jget train_forward_s "$line")" ]] || continue
+        phases=""
+        for p in forward backward optimizer; do
+            phases+="${phases:+; }$p $(fmt "$(jget "train_${p}_s" "$line")" 1 3) s (queued in $(fmt "$(jget "train_${p}_queue_s" "$line")" 1 3) s)"
+        done
+        echo
+        echo "Training step [$(jget batch "$line"), $(jget train_seq_len "$line")] by phase, the device synchronised after each: $phases."
+    done <"$JSONL"
 } >"$TABLE"
 cat "$TABLE"
 say "done in ${SECONDS}s; JSON lines in $JSONL, log in $LOG"

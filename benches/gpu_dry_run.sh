@@ -100,6 +100,8 @@ check() {
     row "^\| prefill, \[8, 512\]$mr( \([^|]*\))? \| [0-9]+ \| \| \| $busy \|$" "$1" prefill
     row "^\| log-prob forward, \[8, 1024\]$mr( \([^|]*\))? \| [0-9]+ \| \| \| $busy \|$" "$1" "log-prob"
     [[ $(grep -c "^| [a-z]" "$table") == 14 ]] || fail "$1" "rows beyond the header and the thirteen expected"
+    local phase='[0-9]+\.[0-9]{3} s \(queued in [0-9]+\.[0-9]{3} s\)'
+    row "^Training step \[8, 512\] by phase, the device synchronised after each: forward $phase; backward $phase; optimizer $phase\.$" "$1" "the training step's phases"
     cat "$table"
 }
 

@@ -163,6 +163,35 @@ fn cuda_every_matmul_kernel_matches_host_products() {
     assert!(!never_ran.contains(&"matmul_auto"), "{never_ran:?}");
 }
 
+/// Token choice on the device equals the host sampler's on the same logits, for 64 rows in bf16
+/// and f32.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_device_sampling_matches_the_host_sampler() {
+    common::device_sampling::check_device_sampling::<Cuda>(64, DType::BF16, &dev());
+    common::device_sampling::check_device_sampling::<Cuda>(64, DType::F32, &dev());
+}
+
+/// How far TF32 products may move the head's statistics of [`check_full_vocabulary_head`]'s
+/// width-32 rows from the CPU's f32 ones (10-bit mantissas: ~1e-3 per logit).
+///
+/// [`check_full_vocabulary_head`]: common::head_chunks::check_full_vocabulary_head
+const TF32_HEAD_TOLERANCE: f32 = 0.05;
+
+/// The head's statistics over a full 151,936-token vocabulary equal the CPU's (f32, chunks as
+/// wide as the model takes them for few tokens).
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_full_vocabulary_head_matches_the_cpu() {
+    for tokens in [4, 16, 300] {
+        common::head_chunks::check_full_vocabulary_head::<Cuda>(
+            tokens,
+            TF32_HEAD_TOLERANCE,
+            &dev(),
+        );
+    }
+}
+
 /// CubeCL's flash-attention kernel (half-precision attention in inference in builds without
 /// autotuning) against Burn's attention, in f16 and bf16.
 #[test]

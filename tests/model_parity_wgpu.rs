@@ -77,6 +77,23 @@ fn wgpu_f16_decoding_matches_the_full_forward() {
     }
 }
 
+/// Token choice on the device (greedy and sampled, over a 151,936-token vocabulary) equals the
+/// host sampler's on the same logits, in f32 and f16.
+#[test]
+fn wgpu_device_sampling_matches_the_host_sampler() {
+    common::device_sampling::check_device_sampling::<Wgpu>(8, DType::F32, &dev());
+    common::device_sampling::check_device_sampling::<Wgpu>(8, DType::F16, &dev());
+}
+
+/// The head's statistics over a full 151,936-token vocabulary (few tokens: chunks as wide as
+/// the model takes them) equal the CPU's.
+#[test]
+fn wgpu_full_vocabulary_head_matches_the_cpu() {
+    for tokens in [4, 16] {
+        common::head_chunks::check_full_vocabulary_head::<Wgpu>(tokens, 1e-3, &dev());
+    }
+}
+
 /// A training step (both losses, every gradient, an AdamW step) equals the CPU backend's.
 #[test]
 fn wgpu_training_step_matches_cpu() {

@@ -62,14 +62,18 @@ fn padded_batches_of_different_lengths_match_single_sequences() {
         (Padding::Left, "batch_left_padded"),
         (Padding::Right, "batch_right_padded"),
     ] {
-        let got = score_ids(&prm, &rows, step, rows.len(), padding, pad);
-        for (i, want) in exp[key]["step_probs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .enumerate()
-        {
-            assert_close(&got[i].step_probs, &f32s(want), &format!("{key} row {i}"));
+        // One micro-batch, and micro-batches of two read back together.
+        for micro_batch in [rows.len(), 2] {
+            let got = score_ids(&prm, &rows, step, micro_batch, padding, pad);
+            for (i, want) in exp[key]["step_probs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
+                let what = format!("{key} row {i}, micro-batches of {micro_batch}");
+                assert_close(&got[i].step_probs, &f32s(want), &what);
+            }
         }
     }
 }

@@ -246,7 +246,7 @@ fn objective_combines_terms_and_reports_diagnostics() {
     let entropy = 21.0 / 6.0;
     let total = policy + 0.1 * kl - 0.01 * entropy;
     assert_close(&values(out.loss), &[total]);
-    let d = out.diagnostics;
+    let d = out.diagnostics.read();
     assert_close(
         &[
             d.policy_loss,
@@ -305,10 +305,8 @@ fn missing_reference_or_entropies_and_bad_shapes_are_errors() {
         ..config
     };
     let out = compute_loss(input::<Cpu>(false, false), &none, &NORM).unwrap();
-    assert_eq!(
-        (out.diagnostics.kl_mean, out.diagnostics.entropy_mean),
-        (0.0, 0.0)
-    );
+    let d = out.diagnostics.read();
+    assert_eq!((d.kl_mean, d.entropy_mean), (0.0, 0.0));
     let mut bad = input::<Cpu>(true, true);
     bad.advantages = t1([1.0, 2.0, 3.0]);
     let err = compute_loss(bad, &config, &NORM).unwrap_err();

@@ -316,7 +316,57 @@ pub fn train<B: AutodiffBackend>(
         json!((w.batch * seq) as f64 / secs),
     );
     out.insert("train_seq_len".into(), json!(seq));
-    Ok(slot.expect("model present after the last step"))
+    let model = slot.expect("model present after the timed steps");
+    train_phases(model, &layout, w, &mut optimizer, out)
+}
+
+/// One more training step, timed phase by phase with the device synchronised after each:
+/// `train_<phase>_queue_s`, the host's time to queue the phase, and `train_<phase>_s`, until the
+/// device has run it, for the phases `forward` (the policy and its chunked head), `backward`
+/// (both backward passes) and `optimizer` (AdamW). Where a phase's queueing takes most of its
+/// time, the host, not the device, sets its pace.
+fn train_phases<B: AutodiffBackend, O: Optimizer<Qwen2ForCausalLm<B>, B>>(
+    model: Qwen2ForCausalLm<B>,
+    layout: &ResponseBatch,
+    w: &Workload,
+    optimizer: &mut O,
+    out: &mut Map<String, Value>,
+) -> Result<Qwen2ForCausalLm<B>> {
+    let device = device_of(&model);
+    let head = timed_phase::<B, _>(&device, "forward", w, out, || {
+        let head = PolicyLogprobs::forward(&model, layout, 1.0, w.pad_id);
+        let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
+        (head, loss)
+    })?;
+    let grads = timed_phase::<B, _>(&device, "backward", w, out, || {
+        let (head, loss) = head;
+        GradientsParams::from_grads(head.backward(loss), &model)
+    })?;
+    timed_phase::<B, _>(&device, "optimizer", w, out, || {
+        optimizer.step(1e-6, model, grads)
+    })
+}
+
+/// Runs `queue`, then waits for the device; records both times (see [`train_phases`]).
+fn timed_phase<B: Backend, T>(
+    device: &B::Device,
+    name: &str,
+    w: &Workload,
+    out: &mut Map<String, Value>,
+    queue: impl FnOnce() -> T,
+) -> Result<T> {
+    let start = Instant::now();
+    let value = queue();
+    let queued = start.elapsed().as_secs_f64();
+    sync::<B>(device)?;
+    let total = start.elapsed().as_secs_f64();
+    out.insert(format!("train_{name}_queue_s"), json!(queued));
+    out.insert(format!("train_{name}_s"), json!(total));
+    note(&format!(
+        "train batch {}: {name} queued in {queued:.3} s, done in {total:.3} s",
+        w.batch
+    ));
+    Ok(value)
 }
 
 /// PRM scoring: a process reward model of the policy's shape (random weights; the head maps

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
-use super::cpu_head;
 use super::sampling::{Sampled, SamplingParams, draw, sample_with_draw};
+use super::{cpu_head, device_sampling};
+use crate::host::flex::is_flex;
 use crate::model::qwen2::{Batch, causal_padding_mask, ids_tensor};
 use crate::model::{AttentionMask, Qwen2ForCausalLm};
 
@@ -47,26 +48,31 @@ pub struct Completion {
     pub finish: FinishReason,
 }
 
-/// The last-position logits of every row, row-major `[rows, vocab]` in f32 on the host.
-fn last_logits<B: Backend>(model: &Qwen2ForCausalLm<B>, hidden: Tensor<B, 3>) -> Vec<f32> {
-    let [b, s, h] = hidden.dims();
-    let last = hidden.slice([0..b, s - 1..s, 0..h]).reshape([b, h]);
-    if let Some(logits) = cpu_head::logits(&last, &model.output_matrix()) {
-        return logits;
-    }
-    let logits = model.logits(last.unsqueeze_dim(1)).cast(DType::F32);
-    logits.into_data().to_vec().expect("f32 logits")
-}
-
-/// Picks the next token of every running row: `draws[i]` is row `i`'s uniform draw (unused when
-/// greedy), and the rows are handled in parallel.
-fn pick_all(
-    logits: &[f32],
-    vocab: usize,
+/// Picks the next token of every row from the hidden states' last position: `draws[i]` is row
+/// `i`'s uniform draw (unused when greedy). On the CPU backend the host samples from logits
+/// computed by the fused head (or read back), rows in parallel; on other backends, untruncated sampling runs on
+/// the device ([`device_sampling`]) and the rest on the host from logits read back.
+fn pick_next<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    hidden: Tensor<B, 3>,
     sampling: &SamplingParams,
     draws: &[f64],
 ) -> Vec<Sampled> {
-    logits
+    let [b, s, h] = hidden.dims();
+    let last = hidden.slice([0..b, s - 1..s, 0..h]).reshape([b, h]);
+    let host_logits = match cpu_head::logits(&last, &model.output_matrix()) {
+        Some(logits) => logits,
+        None => {
+            let logits = model.logits(last.unsqueeze_dim(1)).reshape([b as i32, -1]);
+            if !is_flex::<B>() && device_sampling::handles(sampling, logits.dims()[1]) {
+                return device_sampling::sample(logits, sampling, draws);
+            }
+            let logits = logits.cast(DType::F32);
+            logits.into_data().to_vec().expect("f32 logits")
+        }
+    };
+    let vocab = host_logits.len() / b;
+    host_logits
         .par_chunks(vocab)
         .zip(draws.par_iter())
         .map(|(row, &u)| sample_with_draw(row, sampling, u))
@@ -150,13 +156,12 @@ fn generate_with<B: Backend>(
         .map(|p| (0..prompt_len).map(|t| t >= prompt_len - p.len()).collect())
         .collect();
     let mut rows: Vec<usize> = (0..n).collect();
-    let mut logits = last_logits(model, model.model.forward(&prefill, Some(&mut cache)));
+    let mut hidden = model.model.forward(&prefill, Some(&mut cache));
 
     loop {
         let mut still: Vec<usize> = Vec::with_capacity(rows.len());
         let mut tokens: Vec<u32> = Vec::with_capacity(rows.len());
-        let vocab = logits.len() / rows.len();
-        let picked = pick_all(&logits, vocab, &config.sampling, &draws(&rows));
+        let picked = pick_next(model, hidden, &config.sampling, &draws(&rows));
         for (slot, (&row, s)) in rows.iter().zip(picked).enumerate() {
             let c = &mut out[row];
             c.ids.push(s.token);
@@ -200,7 +205,7 @@ fn generate_with<B: Backend>(
         for p in &mut next_pos {
             *p += 1;
         }
-        logits = last_logits(model, model.model.forward(&step, Some(&mut cache)));
+        hidden = model.model.forward(&step, Some(&mut cache));
     }
     out
 }

@@ -1,6 +1,7 @@
 //! Batched sampling with a KV cache, stop rules and log-probs of sampled tokens.
 
 mod cpu_head;
+pub mod device_sampling;
 pub mod generate;
 pub mod logprobs;
 pub mod sampling;

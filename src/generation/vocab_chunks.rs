@@ -13,10 +13,17 @@ use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, backend::Backend};
 /// Elements of one chunk's `[tokens, columns]` logits (32 Mi: 128 MiB in f32).
 const CHUNK_ELEMENTS: usize = 1 << 25;
 
+/// Most columns per chunk. Burn 0.21's row reductions on wgpu miscompute rows of 65,536 entries
+/// or more once there are several rows (a log-sum-exp off by whole units over a 151,936-token
+/// vocabulary, found on Mesa's software Vulkan); chunks stay well below that on every backend.
+const MAX_COLUMNS: usize = 1 << 15;
+
 /// Vocabulary columns per chunk for `tokens` rows: about [`CHUNK_ELEMENTS`] logits, at least 1024
-/// columns, at most the whole vocabulary.
+/// columns, at most [`MAX_COLUMNS`] or the whole vocabulary.
 pub fn chunk_columns(tokens: usize, vocab: usize) -> usize {
-    (CHUNK_ELEMENTS / tokens.max(1)).max(1024).min(vocab.max(1))
+    (CHUNK_ELEMENTS / tokens.max(1))
+        .clamp(1024, MAX_COLUMNS)
+        .min(vocab.max(1))
 }
 
 /// Per-token results of the head, each `[tokens]` in f32.
@@ -246,6 +253,16 @@ mod tests {
 
     /// One token, two logits `[0, ln 3]` (so p = [1/4, 3/4]): log-probs ln(1/4) and ln(3/4),
     /// entropy −(¼ ln ¼ + ¾ ln ¾), whichever chunking is used.
+    /// 2²⁵ logits per chunk, between 1,024 and 32,768 columns, never past the vocabulary.
+    #[test]
+    fn chunks_hold_about_32_mi_logits_within_their_column_bounds() {
+        assert_eq!(chunk_columns(4096, 151_936), 8192);
+        assert_eq!(chunk_columns(16, 151_936), 32_768);
+        assert_eq!(chunk_columns(1 << 20, 151_936), 1024);
+        assert_eq!(chunk_columns(16, 1000), 1000);
+        assert_eq!(chunk_columns(0, 151_936), 32_768);
+    }
+
     #[test]
     fn a_hand_computed_two_word_vocabulary() {
         let device = Default::default();

@@ -2,11 +2,13 @@
 //! a single-threaded matrix product into caller buffers, and vectorised `exp`. Burn runs each
 //! tensor op as a separate pass over freshly allocated memory; the fused CPU paths built on these
 //! (the LM head, the inference backbone) keep their data in cache-sized pieces instead; the
-//! allocator keeps freed memory for the next step ([`memory`]).
+//! allocator keeps freed memory for the next step ([`memory`]). Device tensors come back to the
+//! host together ([`read_back`]).
 
 pub mod fast_exp;
 pub mod flex;
 pub mod memory;
 pub mod product;
+pub mod read_back;
 pub mod simd;
 pub mod view;

@@ -23,5 +23,7 @@ pub use filter::{
 };
 pub use group::Completion;
 pub use kl::{KlEstimator, kl_penalty};
-pub use objective::{LossConfig, LossDiagnostics, LossError, LossInput, LossOutput, compute_loss};
+pub use objective::{
+    LossConfig, LossDiagnostics, LossError, LossInput, LossOutput, PendingDiagnostics, compute_loss,
+};
 pub use policy_loss::{ClipConfig, PolicyLoss, policy_loss};

@@ -165,6 +165,30 @@ pub struct LossDiagnostics {
 }
 
 impl LossDiagnostics {
+    /// How many values [`Self::from_values`] takes.
+    pub const COUNT: usize = 12;
+
+    /// The diagnostics from their packed values: policy, KL and entropy losses, the clip
+    /// ratios (low, high, region, dual), `pg_clipfrac`, KL and entropy means, approximate KL and
+    /// valid tokens.
+    pub fn from_values(v: &[f32]) -> Self {
+        assert_eq!(v.len(), Self::COUNT, "packed loss diagnostics");
+        Self {
+            policy_loss: v[0],
+            kl_loss: v[1],
+            entropy_loss: v[2],
+            clip_ratio_low: v[3],
+            clip_ratio_high: v[4],
+            clip_ratio_region: v[5],
+            dual_clip_ratio: v[6],
+            pg_clipfrac: v[7],
+            kl_mean: v[8],
+            entropy_mean: v[9],
+            approx_kl: v[10],
+            valid_tokens: v[11],
+        }
+    }
+
     /// Metric names (TRL / verl style) and values.
     pub fn metrics(&self) -> [(&'static str, f32); 11] {
         [
@@ -188,8 +212,28 @@ impl LossDiagnostics {
 pub struct LossOutput<B: Backend> {
     /// One-element loss tensor carrying the gradient.
     pub loss: Tensor<B, 1>,
-    /// Values read back from the device in one transfer.
-    pub diagnostics: LossDiagnostics,
+    /// The diagnostics, still on the device: reading them waits for the device, so a trainer
+    /// reads them after queueing the backward pass, or many micro-batches' at once.
+    pub diagnostics: PendingDiagnostics<B>,
+}
+
+/// [`LossDiagnostics`] not yet read back: one detached `[LossDiagnostics::COUNT]` tensor.
+#[derive(Debug, Clone)]
+pub struct PendingDiagnostics<B: Backend> {
+    values: Tensor<B, 1>,
+}
+
+impl<B: Backend> PendingDiagnostics<B> {
+    /// The packed values, in [`LossDiagnostics::from_values`]'s order.
+    pub fn values(&self) -> Tensor<B, 1> {
+        self.values.clone()
+    }
+
+    /// Reads the values back (waits for the device).
+    pub fn read(self) -> LossDiagnostics {
+        let v: Vec<f32> = self.values.into_data().iter::<f32>().collect();
+        LossDiagnostics::from_values(&v)
+    }
 }
 
 fn check_shape(name: &'static str, got: &[usize], expected: &[usize]) -> Result<(), LossError> {
@@ -280,20 +324,8 @@ pub fn compute_loss<B: Backend>(
         ],
         0,
     );
-    let v: Vec<f32> = packed.into_data().iter::<f32>().collect();
-    let diagnostics = LossDiagnostics {
-        policy_loss: v[0],
-        kl_loss: v[1],
-        entropy_loss: v[2],
-        clip_ratio_low: v[3],
-        clip_ratio_high: v[4],
-        clip_ratio_region: v[5],
-        dual_clip_ratio: v[6],
-        pg_clipfrac: v[7],
-        kl_mean: v[8],
-        entropy_mean: v[9],
-        approx_kl: v[10],
-        valid_tokens: v[11],
+    let diagnostics = PendingDiagnostics {
+        values: packed.detach(),
     };
     Ok(LossOutput { loss, diagnostics })
 }

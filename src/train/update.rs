@@ -4,7 +4,7 @@
 use anyhow::Result;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
-use burn::tensor::{ElementConversion, Tensor, TensorData, backend::AutodiffBackend};
+use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -12,6 +12,7 @@ use super::grad_norm::clip_grad_norm;
 use super::non_finite::{explain_non_finite_gradient, explain_non_finite_loss};
 use super::policy_logprobs::PolicyLogprobs;
 use crate::generation::{ResponseBatch, response_logprobs};
+use crate::host::read_back::read_together;
 use crate::model::Qwen2ForCausalLm;
 use crate::rl::{AggregationNorm, LossConfig, LossDiagnostics, LossInput, compute_loss};
 
@@ -114,6 +115,7 @@ where
             let mini_tokens: usize = mini.iter().map(|&i| items[i].response.len()).sum();
             let mut accumulator = GradientsAccumulator::<Qwen2ForCausalLm<B>>::new();
             let mut finite = true;
+            let mut pending = Vec::new();
             for micro in mini.chunks(plan.micro_batch.max(1)) {
                 let batch_items: Vec<&UpdateItem> = micro.iter().map(|&i| &items[i]).collect();
                 let prompts: Vec<&[u32]> =
@@ -165,13 +167,20 @@ where
                         micro.len() as f32 / mini.len() as f32
                     };
                 let loss = out.loss * scale;
-                let value: f32 = loss.clone().into_scalar().elem();
+                // Read back after the mini-batch: a read here would wait for this forward pass
+                // before the backward pass could even be queued.
+                pending.push((
+                    scale,
+                    Tensor::cat(vec![loss.clone().detach(), out.diagnostics.values()], 0),
+                ));
+                let grads = GradientsParams::from_grads(head.backward(loss), &policy);
+                accumulator.accumulate(&policy, grads);
+            }
+            for (scale, values) in read_together(pending) {
+                let (value, d) = (values[0], LossDiagnostics::from_values(&values[1..]));
                 if !value.is_finite() {
                     finite = false;
                 }
-                let grads = GradientsParams::from_grads(head.backward(loss), &policy);
-                accumulator.accumulate(&policy, grads);
-                let d = out.diagnostics;
                 let w = d.valid_tokens.max(1.0);
                 accumulate_diagnostics(&mut weighted, &d, w);
                 weight_sum += w;
@@ -243,14 +252,19 @@ pub fn reference_logprobs<B: burn::tensor::backend::Backend>(
     temperature: f32,
     pad_id: u32,
 ) -> Vec<Vec<f32>> {
-    let mut out = Vec::with_capacity(items.len());
+    // Every micro-batch is queued before the one read back, so the device never waits for the
+    // host between them.
+    let mut pending = Vec::new();
     for chunk in items.chunks(micro_batch.max(1)) {
         let prompts: Vec<&[u32]> = chunk.iter().map(|it| it.prompt.as_slice()).collect();
         let responses: Vec<&[u32]> = chunk.iter().map(|it| it.response.as_slice()).collect();
         let layout = ResponseBatch::new(&prompts, &responses);
-        let width = layout.max_response.max(1);
         let (logp, _) = response_logprobs(reference, &layout, temperature, pad_id, false);
-        let flat: Vec<f32> = logp.into_data().to_vec().expect("f32 log-probs");
+        pending.push((chunk, logp.reshape([-1])));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (chunk, flat) in read_together(pending) {
+        let width = flat.len() / chunk.len();
         for (i, it) in chunk.iter().enumerate() {
             out.push(flat[i * width..i * width + it.response.len()].to_vec());
         }
@@ -273,7 +287,7 @@ mod tests {
     use crate::model::loader::random_causal_lm;
     use burn::backend::{Autodiff, Flex};
     use burn::optim::AdamWConfig;
-    use burn::tensor::DType;
+    use burn::tensor::{DType, ElementConversion};
     use rand::SeedableRng;
 
     type B = Autodiff<Flex>;
@@ -386,5 +400,34 @@ mod tests {
             policy.model.embed_tokens.weight.val().into_data(),
             embed_before
         );
+    }
+
+    /// Reference log-probs come back per item, cut to each response's length, the same whether
+    /// the items share micro-batches (padded to the longest response) or not.
+    #[test]
+    fn reference_log_probs_keep_each_items_length_across_micro_batches() {
+        let policy = tiny_policy().valid();
+        let item = |response: &[u32]| UpdateItem {
+            prompt: PROMPT.to_vec(),
+            response: response.to_vec(),
+            old_logprobs: vec![0.0; response.len()],
+            ref_logprobs: None,
+            advantage: 0.0,
+        };
+        let items = vec![item(&GOOD), item(&[7]), item(&[8, 9])];
+        let alone = reference_logprobs(&policy, &items, 1, 1.0, 0);
+        let shared = reference_logprobs(&policy, &items, 2, 1.0, 0);
+        assert_eq!(
+            alone.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![3, 1, 2]
+        );
+        for (a, s) in alone.iter().zip(&shared) {
+            for (x, y) in a.iter().zip(s) {
+                assert!((x - y).abs() < 1e-5, "{a:?} vs {s:?}");
+            }
+        }
+        let layout = ResponseBatch::new(&[PROMPT.as_slice()], &[[8u32, 9].as_slice()]);
+        let (logp, _) = response_logprobs(&policy, &layout, 1.0, 0, false);
+        assert_eq!(alone[2], logp.into_data().to_vec::<f32>().unwrap());
     }
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod decode_kernels;
+pub mod device_sampling;
+pub mod head_chunks;
 pub mod matmul_kernels;
 pub mod parity;
 pub mod training_parity;

@@ -8,6 +8,7 @@
 use burn::tensor::backend::Backend;
 
 use super::model::ProcessRewardModel;
+use crate::host::read_back::read_together;
 use crate::model::Batch;
 
 /// Which side padding goes on inside a micro-batch.
@@ -53,18 +54,18 @@ pub fn score_ids<B: Backend>(
         };
         rows.len()
     ];
+    // Every micro-batch is queued before the one read back.
+    let mut pending = Vec::new();
     for chunk in order.chunks(micro_batch.max(1)) {
         let group: Vec<Vec<u32>> = chunk.iter().map(|&i| rows[i].clone()).collect();
-        let seq = group.iter().map(Vec::len).max().unwrap_or(0);
         let batch = match padding {
             Padding::Left => Batch::<B>::left_padded(&group, pad_id, &device),
             Padding::Right => Batch::<B>::right_padded(&group, pad_id, &device),
         };
-        let probs: Vec<f32> = prm
-            .good_probs(&batch)
-            .into_data()
-            .to_vec()
-            .expect("f32 probabilities");
+        pending.push((chunk, prm.good_probs(&batch).reshape([-1])));
+    }
+    for (chunk, probs) in read_together(pending) {
+        let seq = probs.len() / chunk.len();
         for (slot, &row) in chunk.iter().enumerate() {
             let ids = &rows[row];
             let offset = match padding {
