@@ -121,6 +121,11 @@ struct Args {
     /// reports the choice and how many attentions ran on the kernel and on Burn's fallback.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     flash_attention: Option<bool>,
+    /// Whether decoding picks its tokens on the device (`on`/`off`; greedy here); unset, the
+    /// build's default (on in GPU builds). `off` reads the logits back and picks on the host, as
+    /// the CPU backend always does. Each line reports the choice.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    device_sampling: Option<bool>,
     /// The CubeCL kernel for the linear layers' products of more than one row in the inference
     /// modes (by the name `--mode matmul` reports, e.g. `matmul_double_cyclic_cmma`); unset,
     /// Burn's choice. Each line reports it and how many products ran on it and on Burn's
@@ -304,6 +309,7 @@ impl BackendTask for InferenceTask<'_> {
             vector_matrix: self.args.vector_kernel.unwrap_or(default.vector_matrix),
             flash_attention: self.args.flash_attention.unwrap_or(default.flash_attention),
             products: self.args.matmul_kernel()?.or(default.products),
+            device_sampling: self.args.device_sampling.unwrap_or(default.device_sampling),
         };
         with_decode_kernels(kernels, || self.measure(&lm, dtype))
     }
@@ -350,6 +356,7 @@ impl InferenceTask<'_> {
                     json!(after.0.1 - vector_fallback),
                 ),
                 ("flash_attention", json!(kernels.flash_attention)),
+                ("device_sampling", json!(kernels.device_sampling)),
                 ("flash_attention_runs", json!(after.1.0 - flash)),
                 (
                     "flash_attention_fallbacks",

@@ -170,6 +170,7 @@ fn cuda_every_matmul_kernel_matches_host_products() {
 fn cuda_device_sampling_matches_the_host_sampler() {
     common::device_sampling::check_device_sampling::<Cuda>(64, DType::BF16, &dev());
     common::device_sampling::check_device_sampling::<Cuda>(64, DType::F32, &dev());
+    common::device_sampling::check_generation_on_and_off::<Cuda>("tiny-tied", &dev());
 }
 
 /// How far TF32 products may move the head's statistics of [`check_full_vocabulary_head`]'s
@@ -214,6 +215,7 @@ fn cuda_wide_decoding_on_the_decode_kernels_matches_the_full_forward() {
             vector_matrix,
             flash_attention,
             products: None,
+            device_sampling: true,
         };
         common::decode_kernels::check_wide_decoding::<Cuda>(kernels, DType::F32, 1e-2, &dev());
         common::decode_kernels::check_wide_decoding::<Cuda>(kernels, DType::BF16, 0.1, &dev());

@@ -78,11 +78,13 @@ fn wgpu_f16_decoding_matches_the_full_forward() {
 }
 
 /// Token choice on the device (greedy and sampled, over a 151,936-token vocabulary) equals the
-/// host sampler's on the same logits, in f32 and f16.
+/// host sampler's on the same logits, in f32 and f16, and sampled generation gives the same
+/// tokens with it on and off.
 #[test]
 fn wgpu_device_sampling_matches_the_host_sampler() {
     common::device_sampling::check_device_sampling::<Wgpu>(8, DType::F32, &dev());
     common::device_sampling::check_device_sampling::<Wgpu>(8, DType::F16, &dev());
+    common::device_sampling::check_generation_on_and_off::<Wgpu>("tiny-tied", &dev());
 }
 
 /// The head's statistics over a full 151,936-token vocabulary (few tokens: chunks as wide as
@@ -162,6 +164,7 @@ fn wgpu_decoding_on_the_decode_kernels_matches() {
         vector_matrix: true,
         flash_attention: true,
         products: None,
+        device_sampling: true,
     };
     with_decode_kernels(both, || {
         for model in ["tiny-tied", "tiny-untied"] {
@@ -207,6 +210,7 @@ fn wgpu_forward_on_a_chosen_matmul_kernel_matches_transformers() {
         vector_matrix: false,
         flash_attention: false,
         products: Some(kernel),
+        device_sampling: true,
     };
     with_decode_kernels(chosen, || {
         for layout in [MatrixLayout::InOut, MatrixLayout::OutIn] {

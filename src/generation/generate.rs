@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
+use super::cpu_head;
+use super::device_sampling::{self, DeviceSampler};
 use super::sampling::{Sampled, SamplingParams, draw, sample_with_draw};
-use super::{cpu_head, device_sampling};
 use crate::host::flex::is_flex;
+use crate::model::decode_kernels;
 use crate::model::qwen2::{Batch, causal_padding_mask, ids_tensor};
 use crate::model::{AttentionMask, Qwen2ForCausalLm};
 
@@ -50,13 +52,15 @@ pub struct Completion {
 
 /// Picks the next token of every row from the hidden states' last position: `draws[i]` is row
 /// `i`'s uniform draw (unused when greedy). On the CPU backend the host samples from logits
-/// computed by the fused head (or read back), rows in parallel; on other backends, untruncated sampling runs on
-/// the device ([`device_sampling`]) and the rest on the host from logits read back.
+/// computed by the fused head (or read back), rows in parallel; on other backends, untruncated
+/// sampling runs on the device ([`device_sampling`], `sampler` made at the first step) unless
+/// [`decode_kernels`] says otherwise, and the rest on the host from logits read back.
 fn pick_next<B: Backend>(
     model: &Qwen2ForCausalLm<B>,
     hidden: Tensor<B, 3>,
     sampling: &SamplingParams,
     draws: &[f64],
+    sampler: &mut Option<DeviceSampler<B>>,
 ) -> Vec<Sampled> {
     let [b, s, h] = hidden.dims();
     let last = hidden.slice([0..b, s - 1..s, 0..h]).reshape([b, h]);
@@ -64,8 +68,12 @@ fn pick_next<B: Backend>(
         Some(logits) => logits,
         None => {
             let logits = model.logits(last.unsqueeze_dim(1)).reshape([b as i32, -1]);
-            if !is_flex::<B>() && device_sampling::handles(sampling, logits.dims()[1]) {
-                return device_sampling::sample(logits, sampling, draws);
+            let vocab = logits.dims()[1];
+            let on_device = !is_flex::<B>() && decode_kernels::current().device_sampling;
+            if on_device && device_sampling::handles(sampling, vocab) {
+                let sampler =
+                    sampler.get_or_insert_with(|| DeviceSampler::new(vocab, &logits.device()));
+                return sampler.sample(logits, sampling, draws);
             }
             let logits = logits.cast(DType::F32);
             logits.into_data().to_vec().expect("f32 logits")
@@ -157,11 +165,12 @@ fn generate_with<B: Backend>(
         .collect();
     let mut rows: Vec<usize> = (0..n).collect();
     let mut hidden = model.model.forward(&prefill, Some(&mut cache));
+    let mut sampler = None;
 
     loop {
         let mut still: Vec<usize> = Vec::with_capacity(rows.len());
         let mut tokens: Vec<u32> = Vec::with_capacity(rows.len());
-        let picked = pick_next(model, hidden, &config.sampling, &draws(&rows));
+        let picked = pick_next(model, hidden, &config.sampling, &draws(&rows), &mut sampler);
         for (slot, (&row, s)) in rows.iter().zip(picked).enumerate() {
             let c = &mut out[row];
             c.ids.push(s.token);

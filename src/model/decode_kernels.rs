@@ -6,8 +6,9 @@
 //! its flash-attention kernel ([`super::flash_attention`]) are reached only through autotuning.
 //! Such builds queue them directly by default; builds with autotuning leave the choice to the
 //! autotuner, which times them against the others. [`with_decode_kernels`] overrides the
-//! build's choice for one thread (the bench's `--vector-kernel` and `--flash-attention`, and the
-//! GPU checks, which compare both in one build).
+//! build's choice for one thread (the bench's `--vector-kernel`, `--flash-attention` and
+//! `--device-sampling`, and the GPU checks, which compare both in one build). Token choice on the
+//! device in decoding is on in every GPU build.
 
 use std::cell::Cell;
 
@@ -30,14 +31,20 @@ pub struct DecodeKernels {
     /// prefill's, a log-prob forward's, a decoding step's at batch > 1), queued by the model
     /// itself; `None` leaves them to Burn (see [`super::matmul_kernels`]).
     pub products: Option<MatmulKernel>,
+    /// Token choice on the device in decoding, for greedy and untruncated sampling (see
+    /// [`crate::generation::device_sampling`]); the host samples from logits read back
+    /// otherwise. On by default in every GPU build; the CPU backend always samples on the host.
+    pub device_sampling: bool,
 }
 
 impl DecodeKernels {
-    /// The build's choice: both or neither (see [`BY_DEFAULT`]).
+    /// The build's choice: both kernels or neither (see [`BY_DEFAULT`]), and token choice on the
+    /// device.
     pub const BUILD_DEFAULT: Self = Self {
         vector_matrix: BY_DEFAULT,
         flash_attention: BY_DEFAULT,
         products: None,
+        device_sampling: true,
     };
 }
 
@@ -77,11 +84,13 @@ mod tests {
             vector_matrix: true,
             flash_attention: false,
             products: None,
+            device_sampling: true,
         };
         let off = DecodeKernels {
             vector_matrix: false,
             flash_attention: true,
             products: MatmulKernel::all().next(),
+            device_sampling: false,
         };
         assert_eq!(current(), DecodeKernels::BUILD_DEFAULT);
         with_decode_kernels(on, || {

@@ -33,6 +33,7 @@ pub fn check_vector_matrix<B: Backend>(cases: &[(usize, usize, DType, f64)], dev
             vector_matrix: true,
             flash_attention: false,
             products: None,
+            device_sampling: true,
         };
         let y = with_decode_kernels(vector_on, || vector_matrix(x, w))
             .unwrap_or_else(|_| panic!("not a fused CubeCL backend"));
@@ -129,6 +130,7 @@ pub fn check_flash_attention<B: Backend>(
         vector_matrix: false,
         flash_attention: true,
         products: None,
+        device_sampling: true,
     };
     for (name, [q, k, v], mask, causal) in cases {
         let want = module::attention(
@@ -181,6 +183,7 @@ pub fn check_wide_decoding<B: Backend>(
         vector_matrix: false,
         flash_attention: false,
         products: None,
+        device_sampling: true,
     };
     let full = with_decode_kernels(burn_only, || logits_rows(&lm, &ids, device));
     let before = (gemv::launches(), flash_attention::launches());
