@@ -35,9 +35,9 @@ pub fn check_device_sampling<B: Backend>(rows: usize, dtype: DType, device: &B::
         };
         let got = sampler.sample(logits.clone(), &params, &draws);
         for (r, s) in got.iter().enumerate() {
-            let want = sample_with_draw(&host[r * vocab..(r + 1) * vocab], &params, draws[r]);
-            // Within rounding of a boundary the two may part; beyond it they may not.
             let row = &host[r * vocab..(r + 1) * vocab];
+            let want = sample_with_draw(row, &params, draws[r]);
+            // Within rounding of a boundary the two may part; beyond it they may not.
             let t = if temperature > 0.0 { temperature } else { 1.0 };
             if s.token != want.token {
                 let parting = cumulative(row, t, s.token.min(want.token) as usize);
