@@ -2,7 +2,7 @@
 
 use std::any::{Any, TypeId};
 
-use burn::backend::flex::FlexTensor;
+use burn::backend::flex::{FlexDevice, FlexTensor};
 use burn::tensor::{DType, Int, Tensor, TensorPrimitive, backend::Backend};
 
 use super::view::MatRef;
@@ -52,6 +52,11 @@ pub fn from_flex<B: Backend, const D: usize>(flex: FlexTensor) -> Tensor<B, D> {
         .downcast::<B::FloatTensorPrimitive>()
         .expect("a tensor of the flex backend");
     Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
+
+/// Whether `B` runs on the CPU's flex backend, directly or wrapped (by autodiff, say).
+pub fn on_flex<B: Backend>() -> bool {
+    TypeId::of::<B::Device>() == TypeId::of::<FlexDevice>()
 }
 
 /// Whether `B` is the flex backend itself (not wrapped, e.g. by autodiff).

@@ -9,6 +9,7 @@ use super::kv_cache::KvCache;
 use super::matrix_layout::MatrixLayout;
 use super::rotary::RotaryTables;
 use super::token_linear::per_token;
+use crate::host::flex::on_flex;
 
 /// Which keys each query may see.
 #[derive(Clone, Debug)]
@@ -45,7 +46,7 @@ pub struct Attention<B: Backend> {
 /// The causal mask `[1, 1, groups · queries, keys]` of query heads folded into the query axis:
 /// folded row `g · queries + i` is query `i`, which sees the keys up to `i + keys − queries` (the
 /// bottom-right alignment of Burn's `is_causal`); `true` where attention is forbidden.
-fn grouped_causal_mask<B: Backend>(
+pub(crate) fn grouped_causal_mask<B: Backend>(
     groups: usize,
     queries: usize,
     keys: usize,
@@ -143,14 +144,23 @@ impl<B: Backend> Attention<B> {
         // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
         let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
         let head_major = swap_seq_and_heads::<B>;
-        let q = head_major(rotary.apply(split(
+        // On a GPU backend, several positions are rotated through their head-major view (see
+        // `RotaryTables::apply_head_major`); the CPU reads contiguous memory instead.
+        let rotated_head_major = |t: Tensor<B, 4>| {
+            if seq > 1 && !on_flex::<B>() {
+                rotary.apply_head_major(head_major(t))
+            } else {
+                head_major(rotary.apply(t))
+            }
+        };
+        let q = rotated_head_major(split(
             per_token(&self.q_proj, self.matrix_layout, x.clone()),
             self.num_heads,
-        )));
-        let k = head_major(rotary.apply(split(
+        ));
+        let k = rotated_head_major(split(
             per_token(&self.k_proj, self.matrix_layout, x.clone()),
             self.num_kv_heads,
-        )));
+        ));
         let v = head_major(split(
             per_token(&self.v_proj, self.matrix_layout, x),
             self.num_kv_heads,

@@ -9,13 +9,14 @@
 //! [`super::cube_ops`]), for f16 and bf16 models: that variant stages q, k, v and the
 //! probabilities in f16 (summing in f32), which on wgpu differs from Burn's f32 attention by up to
 //! 3e-4 on outputs of order 0.3, more than an f32 model's parity allows. Backends that record
-//! gradients keep Burn's attention.
+//! gradients run [`tracked_attention`].
 
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Tensor, backend::Backend, module};
 
 use super::cube_ops::{self, Launches, erase_bool, erase_float};
 use super::decode_kernels;
+use super::tracked_attention::tracked_attention;
 
 static LAUNCHES: Launches = Launches::new();
 
@@ -27,7 +28,8 @@ pub fn launches() -> (usize, usize) {
 
 /// Burn's `attention(q, k, v, mask, None, options)` (`mask` true where attention is forbidden),
 /// on the flash kernel where the current choice asks for it, the backend is a fused CubeCL one,
-/// `q` is f16 or bf16, and the options are the default scale without soft-capping.
+/// `q` is f16 or bf16, and the options are the default scale without soft-capping; on a backend
+/// that records gradients, [`tracked_attention`].
 pub fn attention<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
@@ -35,6 +37,9 @@ pub fn attention<B: Backend>(
     mask: Option<Tensor<B, 4, Bool>>,
     options: AttentionModuleOptions,
 ) -> Tensor<B, 4> {
+    if B::ad_enabled(&q.device()) {
+        return tracked_attention(q, k, v, mask, options);
+    }
     let plain = options.scale.is_none() && options.softcap.is_none();
     let half = matches!(q.dtype(), DType::F16 | DType::BF16);
     if !decode_kernels::current().flash_attention || !plain || !half {

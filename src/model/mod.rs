@@ -26,6 +26,7 @@ pub mod qwen2;
 pub mod rms_norm;
 pub mod rotary;
 pub mod token_linear;
+pub mod tracked_attention;
 pub mod weights;
 
 pub use attention::AttentionMask;

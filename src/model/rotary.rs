@@ -6,6 +6,8 @@
 
 use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
 
+use crate::host::flex::on_flex;
+
 /// Inverse frequencies `1 / theta^(2i/d)`, in f32 arithmetic as transformers computes them.
 pub fn inverse_frequencies(head_dim: usize, theta: f64) -> Vec<f32> {
     let theta = theta as f32;
@@ -29,9 +31,12 @@ pub struct RotaryTables<B: Backend> {
     /// `(heads, cos, signed sin)`: `cos(pos · inv_freq)` over both halves, and
     /// `[−sin, +sin](pos · inv_freq)` so that `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
     tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>,
-    /// In inference, `[d/2, …, d − 1, 0, …, d/2 − 1]`: the last axis's indices with its halves
-    /// swapped, gathered in one kernel instead of two slice assignments. Under autodiff, `None`:
-    /// the halves are concatenated from two slices, whose gradient needs no scatter-add.
+    /// `[d/2, …, d − 1, 0, …, d/2 − 1]`, the last axis's indices with its halves swapped: a gather
+    /// that a fused GPU backend runs inside the rotation's elementwise kernel, in place of two
+    /// slice assignments (and, under autodiff, of four kernels in the backward pass: the gather's
+    /// gradient is one assignment where the slices' is a zero fill and an assignment each). `None`
+    /// when the CPU backend records gradients: the halves are concatenated from two slices there,
+    /// whose gradient needs no scatter-add.
     swap_index: Option<Tensor<B, 1, Int>>,
 }
 
@@ -73,40 +78,62 @@ impl<B: Backend> RotaryTables<B> {
             };
             tables.push((h, upload(cos), upload(sin)));
         }
-        let swap_index = (!B::ad_enabled(device)).then(|| {
-            let half = head_dim as i64 / 2;
-            let swap: Vec<i64> = (half..2 * half).chain(0..half).collect();
-            Tensor::from_data(TensorData::new(swap, [head_dim]), device)
-        });
+        let swap_index =
+            (!B::ad_enabled(device) || !on_flex::<B>()).then(|| halves_swapped(head_dim, device));
         Self { tables, swap_index }
     }
 
     /// Rotates `x: [batch, seq, heads, head_dim]`: `x·cos + rotate_half(x)·sin`.
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [_, _, h, d] = x.dims();
-        let (_, cos, sin) = self
-            .tables
-            .iter()
-            .find(|(n, _, _)| *n == h)
-            .expect("rotary tables built for this head count");
-        let swapped = match &self.swap_index {
-            Some(index) => x.clone().select(3, index.clone()),
-            None => Tensor::cat(
-                vec![
-                    x.clone().narrow(3, d / 2, d / 2),
-                    x.clone().narrow(3, 0, d / 2),
-                ],
-                3,
-            ),
-        };
-        let [b, s, _, _] = x.dims();
+        let [b, s, h, d] = x.dims();
+        let (cos, sin) = self.table(h);
+        let swapped = self.swap_halves(x.clone());
         // The round trip through `[b, s, h·d]` is free here; in the backward pass it turns the
         // strided gradient of the caller's head-major view into one contiguous copy, so the
         // multiplications' gradients read contiguous memory.
-        (x * cos.clone() + swapped * sin.clone())
+        (x * cos + swapped * sin)
             .reshape([b, s, h * d])
             .reshape([b, s, h, d])
     }
+
+    /// Rotates a head-major view `x: [batch, heads, seq, head_dim]` of a `[batch, seq, heads,
+    /// head_dim]` tensor, reading the tables through the same view. On a fused GPU backend the
+    /// rotation's kernel then writes the head-major layout attention reads, where rotating first
+    /// leaves a strided view that attention copies.
+    pub fn apply_head_major(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let (cos, sin) = self.table(x.dims()[1]);
+        let swapped = self.swap_halves(x.clone());
+        x * cos.swap_dims(1, 2) + swapped * sin.swap_dims(1, 2)
+    }
+
+    /// The `(cos, signed sin)` tables for `heads` heads, `[batch, seq, heads, head_dim]`.
+    fn table(&self, heads: usize) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let (_, cos, sin) = self
+            .tables
+            .iter()
+            .find(|(n, _, _)| *n == heads)
+            .expect("rotary tables built for this head count");
+        (cos.clone(), sin.clone())
+    }
+
+    /// `x` with the halves of its last axis swapped.
+    fn swap_halves(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let d = x.dims()[3];
+        match &self.swap_index {
+            Some(index) => x.select(3, index.clone()),
+            None => Tensor::cat(
+                vec![x.clone().narrow(3, d / 2, d / 2), x.narrow(3, 0, d / 2)],
+                3,
+            ),
+        }
+    }
+}
+
+/// `[d/2, …, d − 1, 0, …, d/2 − 1]` for `d = head_dim`.
+fn halves_swapped<B: Backend>(head_dim: usize, device: &B::Device) -> Tensor<B, 1, Int> {
+    let half = head_dim as i64 / 2;
+    let swap: Vec<i64> = (half..2 * half).chain(0..half).collect();
+    Tensor::from_data(TensorData::new(swap, [head_dim]), device)
 }
 
 /// One head's `cos` and signed `sin` row for each position that occurs, computed once per
@@ -193,6 +220,54 @@ mod tests {
         assert_eq!(plain.to_data(), tracked.to_data());
         // Not the identity: the swap moves values.
         assert_ne!(plain.to_data(), x.to_data());
+    }
+
+    /// Under autodiff the gather (GPU backends) and the slices (the CPU) give the same rotation
+    /// and the same gradient.
+    #[test]
+    fn gathered_and_sliced_halves_back_propagate_alike() {
+        use burn::backend::Autodiff;
+        use burn::tensor::Distribution;
+        type A = Autodiff<Flex>;
+        let device = Default::default();
+        let positions = [vec![3, 1, 2], vec![0, 4, 5]];
+        let x = Tensor::<Flex, 4>::random([2, 3, 2, 8], Distribution::Normal(0.0, 1.0), &device);
+        let upstream =
+            Tensor::<Flex, 4>::random([2, 3, 2, 8], Distribution::Normal(0.0, 1.0), &device);
+        let run = |gather: bool| {
+            let mut tables =
+                RotaryTables::<A>::new(&positions, &[2], 8, 10000.0, DType::F32, &device);
+            assert!(tables.swap_index.is_none(), "the CPU slices under autodiff");
+            if gather {
+                tables.swap_index = Some(halves_swapped(8, &device));
+            }
+            let x = Tensor::<A, 4>::from_inner(x.clone()).require_grad();
+            let y = tables.apply(x.clone());
+            let grads = (y.clone() * Tensor::from_inner(upstream.clone()))
+                .sum()
+                .backward();
+            (y.inner(), x.grad(&grads).expect("a gradient"))
+        };
+        let ((y_gather, g_gather), (y_slice, g_slice)) = (run(true), run(false));
+        assert_eq!(y_gather.to_data(), y_slice.to_data());
+        assert_eq!(g_gather.to_data(), g_slice.to_data());
+        // Not the upstream gradient itself: the rotation moves values.
+        assert_ne!(g_slice.to_data(), upstream.to_data());
+    }
+
+    /// Rotating through the head-major view equals rotating first and then viewing head-major.
+    #[test]
+    fn head_major_rotation_equals_rotating_first() {
+        use burn::tensor::Distribution;
+        let device = Default::default();
+        let positions = [vec![3, 1, 2], vec![0, 4, 5]];
+        let tables = RotaryTables::<Flex>::new(&positions, &[2], 8, 10000.0, DType::F32, &device);
+        let x = Tensor::<Flex, 4>::random([2, 3, 2, 8], Distribution::Normal(0.0, 1.0), &device);
+        let first = tables.apply(x.clone()).swap_dims(1, 2);
+        let viewed = tables.apply_head_major(x.clone().swap_dims(1, 2));
+        assert_eq!(viewed.dims(), [2, 2, 3, 8]);
+        assert_eq!(first.to_data(), viewed.to_data());
+        assert_ne!(first.to_data(), x.swap_dims(1, 2).to_data());
     }
 
     #[test]
