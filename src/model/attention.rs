@@ -141,11 +141,12 @@ impl<B: Backend> Attention<B> {
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let [batch, seq, _] = x.dims();
-        // [batch, seq, heads, head_dim] (contiguous) is rotated, then viewed head-major.
+        // Each projection is split into heads, [batch, seq, heads, head_dim] (contiguous), and
+        // viewed head-major. q and k are rotated before the view on the CPU, which then reads
+        // contiguous memory, and through it on a GPU backend when there are several positions, so
+        // that the rotation writes the layout attention reads (`RotaryTables::apply_head_major`).
         let split = |t: Tensor<B, 3>, n: usize| t.reshape([batch, seq, n, self.head_dim]);
         let head_major = swap_seq_and_heads::<B>;
-        // On a GPU backend, several positions are rotated through their head-major view (see
-        // `RotaryTables::apply_head_major`); the CPU reads contiguous memory instead.
         let rotated_head_major = |t: Tensor<B, 4>| {
             if seq > 1 && !on_flex::<B>() {
                 rotary.apply_head_major(head_major(t))

@@ -31,12 +31,12 @@ pub struct RotaryTables<B: Backend> {
     /// `(heads, cos, signed sin)`: `cos(pos · inv_freq)` over both halves, and
     /// `[−sin, +sin](pos · inv_freq)` so that `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
     tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>,
-    /// `[d/2, …, d − 1, 0, …, d/2 − 1]`, the last axis's indices with its halves swapped: a gather
-    /// that a fused GPU backend runs inside the rotation's elementwise kernel, in place of two
-    /// slice assignments (and, under autodiff, of four kernels in the backward pass: the gather's
-    /// gradient is one assignment where the slices' is a zero fill and an assignment each). `None`
-    /// when the CPU backend records gradients: the halves are concatenated from two slices there,
-    /// whose gradient needs no scatter-add.
+    /// `[d/2, …, d − 1, 0, …, d/2 − 1]`, the last axis's indices with its halves swapped: one
+    /// gather (on a fused GPU backend sometimes inside the rotation's elementwise kernel) in place
+    /// of two slice assignments; under autodiff its gradient is one zero fill and one assignment,
+    /// where the two slices' is a zero fill and an assignment each. `None` when the CPU backend
+    /// records gradients: the halves are concatenated from two slices there, whose gradient needs
+    /// no scatter-add.
     swap_index: Option<Tensor<B, 1, Int>>,
 }
 
