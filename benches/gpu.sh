@@ -30,7 +30,8 @@
 #                families CubeCL picked), kernels-b*.log.gz keep every kernel run; batch 1 also
 #                with the weights in [out, in] order (kernels-b1-out-in.log.gz), and on Burn's
 #                kernels alone (kernels-b1-burn.log.gz; the others with the model's own CubeCL
-#                kernels, see below)
+#                kernels, see below); and the same for the training step at [8, 512]
+#                (kernels-train.log.gz)
 #   --decode-only
 #                only the decoding rows, at batch 1 and 8, e.g. to compare a build
 #                with autotuning, whose kernel compilation would not leave time for the rest
@@ -221,21 +222,31 @@ trap 'kill "$MONITOR" 2>/dev/null' EXIT
 # per kernel (matmuls keep the tile families in their names, the argument types are dropped).
 if [[ -n "$KERNEL_PROFILE" ]]; then
     PROFILE="$OUT_DIR/kernel-profile.md"
-    echo "Per-kernel device time of decoding, $CARD, '$SHAPE' shape in $DTYPE, $BACKEND backend; 64-token prompt, 16 new tokens, warm-up and one timed run (CubeCL's profiling logger, level basic); $(date -u '+%Y-%m-%d %H:%M UTC')." >"$PROFILE"
-    for run in 1:in-out:on 64:in-out:on 1:out-in:on 1:in-out:off; do
-        IFS=: read -r b layout ours <<<"$run"
-        suffix="" title=""
-        [[ "$layout" == out-in ]] && suffix="-out-in" title=", [out, in] weights"
-        [[ "$ours" == off ]] && suffix="-burn" title=", Burn's kernels"
-        KERNELS="$OUT_DIR/kernels-b$b$suffix.log"
+    echo "Per-kernel device time of decoding (64-token prompt, 16 new tokens, warm-up and one timed run) and of training steps, $CARD, '$SHAPE' shape in $DTYPE, $BACKEND backend (CubeCL's profiling logger, level basic); $(date -u '+%Y-%m-%d %H:%M UTC')." >"$PROFILE"
+    for run in 1:in-out:on 64:in-out:on 1:out-in:on 1:in-out:off train; do
+        if [[ "$run" == train ]]; then
+            KERNELS="$OUT_DIR/kernels-train.log"
+            section="Training step [8, 512], four steps (two warm-up, one timed, one by phase)"
+            name="training step [8, 512]"
+            args=(--mode train --batch 8 --prompt-len 256 --new-tokens 256)
+        else
+            IFS=: read -r b layout ours <<<"$run"
+            suffix="" title=""
+            [[ "$layout" == out-in ]] && suffix="-out-in" title=", [out, in] weights"
+            [[ "$ours" == off ]] && suffix="-burn" title=", Burn's kernels"
+            KERNELS="$OUT_DIR/kernels-b$b$suffix.log"
+            section="Batch $b$title"
+            name="decode batch $b$title"
+            args=(--mode decode --batch "$b" --prompt-len 64 --new-tokens 16 --weight-layout "$layout"
+                --vector-kernel "$ours" --flash-attention "$ours")
+        fi
         rm -f "$KERNELS" "$KERNELS.gz"
         printf '%s\n' "$BASE_TOML" "" "[profiling.logger]" 'level = "basic"' "file = \"$KERNELS\"" >"$OUT_DIR/cubecl.toml"
-        step "kernel profile, decode batch $b$title" 150 --model "$MODEL_DIR" --backend "$BACKEND" \
-            --dtype "$DTYPE" --repeats 1 --mode decode --batch "$b" --prompt-len 64 --new-tokens 16 \
-            --weight-layout "$layout" --vector-kernel "$ours" --flash-attention "$ours"
+        step "kernel profile, $name" 150 --model "$MODEL_DIR" --backend "$BACKEND" \
+            --dtype "$DTYPE" --repeats 1 "${args[@]}"
         {
             echo
-            echo "Batch $b$title:"
+            echo "$section:"
             echo
             echo "| kernel | runs | total ms | mean µs | share |"
             echo "|---|---:|---:|---:|---:|"

@@ -136,8 +136,12 @@ STUB
 chmod +x "$WORK/stub/profiling-bench"
 run profile --bin "$WORK/stub/profiling-bench" --kernel-profile
 profile="$WORK/profile/kernel-profile.md"
-for b in 1 64; do
-    section=$(sed -n "/^Batch $b:/,/^Batch [0-9]*:/p" "$profile")
+for b in 1 64 train; do
+    if [[ $b == train ]]; then
+        section=$(sed -n "/^Training step \[8, 512\], four steps/,\$p" "$profile")
+    else
+        section=$(sed -n "/^Batch $b:/,/^Batch [0-9]*:/p" "$profile")
+    fi
     for want in '| all kernels | | 4.50 | | 100% |' \
         '| MatmulEntry SimpleMatmulFamily | 2 | 3.00 | 1500.0 | 66.7% |' \
         '| ElemwiseFuse | 4 | 1.00 | 250.0 | 22.2% |' '| CopyKernel | 1 | 0.50 | 500.0 | 11.1% |'; do
@@ -148,7 +152,7 @@ for b in 1 64; do
         }
     done
 done
-for log in kernels-b1.log.gz kernels-b64.log.gz kernels-b1-out-in.log.gz kernels-b1-burn.log.gz; do
+for log in kernels-b1.log.gz kernels-b64.log.gz kernels-b1-out-in.log.gz kernels-b1-burn.log.gz kernels-train.log.gz; do
     [[ -f "$WORK/profile/$log" ]] || { echo "gpu_dry_run.sh: $log missing" >&2; exit 1; }
 done
 for section in "Batch 1, \[out, in\] weights:" "Batch 1, Burn's kernels:"; do
