@@ -173,6 +173,23 @@ fn cuda_device_sampling_matches_the_host_sampler() {
     common::device_sampling::check_generation_on_and_off::<Cuda>("tiny-tied", &dev());
 }
 
+/// Sums of more than 2²² elements and scatter-adds of more than 65,535 indices equal the host's.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_split_sums_and_scatters_are_right() {
+    common::long_sums::check_split_sums_and_scatters::<Cuda>(&dev());
+}
+
+/// A micro-batch of 70,400 tokens, 66,000 of them response tokens: its gradients equal the CPU's, within the tolerance of
+/// `cuda_training_step_matches_cpu`.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn cuda_many_token_gradients_match_cpu() {
+    let fixture = common::training_parity::training_fixture();
+    let tf32 = fixture["largest_relative_gradient_error"].as_f64().unwrap() as f32;
+    common::training_parity::check_many_token_gradients::<Autodiff<Cuda>>(3.0 * tf32, &dev());
+}
+
 /// How far TF32 products may move the head's statistics of [`check_full_vocabulary_head`]'s
 /// width-32 rows from the CPU's f32 ones (10-bit mantissas: ~1e-3 per logit).
 ///

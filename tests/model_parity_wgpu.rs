@@ -87,6 +87,13 @@ fn wgpu_device_sampling_matches_the_host_sampler() {
     common::device_sampling::check_generation_on_and_off::<Wgpu>("tiny-tied", &dev());
 }
 
+/// Sums of more than 2²² elements and scatter-adds of more than 65,535 indices, split by
+/// `launch_limits`, equal the host's.
+#[test]
+fn wgpu_split_sums_and_scatters_are_right() {
+    common::long_sums::check_split_sums_and_scatters::<Wgpu>(&dev());
+}
+
 /// The head's statistics over a full 151,936-token vocabulary (few tokens: chunks as wide as
 /// the model takes them) equal the CPU's.
 #[test]
@@ -100,6 +107,16 @@ fn wgpu_full_vocabulary_head_matches_the_cpu() {
 #[test]
 fn wgpu_training_step_matches_cpu() {
     common::training_parity::check_training_step::<burn::backend::Autodiff<Wgpu>>(1e-4, &dev());
+}
+
+/// A micro-batch of 70,400 tokens, 66,000 of them response tokens: more than Burn's wgpu kernels
+/// sum or scatter in one launch (`launch_limits`), and the gradients still equal the CPU's.
+#[test]
+fn wgpu_many_token_gradients_match_cpu() {
+    common::training_parity::check_many_token_gradients::<burn::backend::Autodiff<Wgpu>>(
+        1e-4,
+        &dev(),
+    );
 }
 
 /// The smoke run's first warm-up steps give the CPU backend's losses, step by step.

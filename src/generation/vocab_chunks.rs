@@ -8,15 +8,18 @@
 //! `logp = z_y − lse(z)`, `entropy = lse(z) − Σ p·z`, and
 //! `∂logp/∂z = onehot(y) − p`, `∂entropy/∂z = −p ⊙ (z − Σ p·z)`.
 
-use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, backend::Backend};
+use burn::tensor::{DType, Int, Tensor, backend::Backend};
+
+use crate::model::launch_limits::{MAX_AXIS, select_add};
 
 /// Elements of one chunk's `[tokens, columns]` logits (32 Mi: 128 MiB in f32).
 const CHUNK_ELEMENTS: usize = 1 << 25;
 
-/// Most columns per chunk. Burn 0.21's row reductions on wgpu miscompute rows of 65,536 entries
-/// or more once there are several rows (a log-sum-exp off by whole units over a 151,936-token
-/// vocabulary, found on Mesa's software Vulkan); chunks stay well below that on every backend.
-const MAX_COLUMNS: usize = 1 << 15;
+/// Most columns per chunk. Burn 0.21's row reductions on wgpu sum only the first 65,532 entries
+/// of longer rows (a log-sum-exp off by whole units over a 151,936-token vocabulary, found on
+/// Mesa's software Vulkan; see [`crate::model::launch_limits`]); chunks stay well below that on
+/// every backend.
+const MAX_COLUMNS: usize = MAX_AXIS;
 
 /// Vocabulary columns per chunk for `tokens` rows: about [`CHUNK_ELEMENTS`] logits, at least 1024
 /// columns, at most [`MAX_COLUMNS`] or the whole vocabulary.
@@ -195,11 +198,11 @@ fn chunked_head_grads<B: Backend>(
     let target_columns = matrix.clone().select(1, targets.clone()).transpose();
     let d_hidden =
         d_hidden.expect("a vocabulary of at least one entry") + target_columns * scaled.clone();
-    let d_matrix = Tensor::cat(d_matrix_chunks, 1).select_assign(
+    let d_matrix = select_add(
+        Tensor::cat(d_matrix_chunks, 1),
         1,
         targets.clone(),
         (hidden.clone() * scaled).transpose(),
-        IndexingUpdateOp::Add,
     );
     (d_hidden.cast(hidden.dtype()), d_matrix)
 }

@@ -16,6 +16,7 @@ pub mod host_weights;
 pub mod hub;
 pub mod init;
 pub mod kv_cache;
+pub mod launch_limits;
 pub mod loader;
 pub mod matmul_kernels;
 pub mod matrix_layout;

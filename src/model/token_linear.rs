@@ -8,6 +8,7 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::launch_limits::MAX_AXIS;
 use super::matmul_kernels;
 use super::matrix_layout::MatrixLayout;
 use super::{decode_kernels, gemv};
@@ -24,9 +25,27 @@ pub fn per_token<B: Backend>(
     if !folds_tokens::<B>(seq) {
         return layer.forward(x);
     }
-    let y = rows(layer, layout, x.reshape([batch * seq, width]));
-    let out = y.dims()[1];
-    y.reshape([batch, seq, out])
+    let x = x.reshape([batch * seq, width]);
+    let split_bias_sum = batch * seq > MAX_AXIS && B::ad_enabled(&x.device());
+    match &layer.bias {
+        Some(bias) if split_bias_sum && !is_flex::<B>() => {
+            // The bias is added to `[batch, seq, out]`, so that its gradient sums the tokens in
+            // two passes, over `seq` and over `batch`, each shorter than the sums Burn's GPU
+            // kernels get right ([`super::launch_limits`]).
+            let bare = Linear {
+                weight: layer.weight.clone(),
+                bias: None,
+            };
+            let y = rows(&bare, layout, x);
+            let out = y.dims()[1];
+            y.reshape([batch, seq, out]) + bias.val().unsqueeze()
+        }
+        _ => {
+            let y = rows(layer, layout, x);
+            let out = y.dims()[1];
+            y.reshape([batch, seq, out])
+        }
+    }
 }
 
 /// Whether a linear layer on `[batch, seq, in]` runs as one product of the folded tokens: always,

@@ -10,6 +10,8 @@
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
+use crate::model::launch_limits::sum_all;
+
 /// Loss aggregation mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,7 +37,8 @@ pub struct AggregationNorm {
     pub global_valid_tokens: f32,
 }
 
-/// Aggregates `values` `[B, T]` under `mask` `[B, T]` (f32 0/1) into a one-element tensor.
+/// Aggregates `values` `[B, T]` under `mask` `[B, T]` (f32 0/1) into a one-element tensor (sums
+/// over all tokens split as GPU kernels need: [`sum_all`]).
 pub fn aggregate<B: Backend>(
     values: Tensor<B, 2>,
     mask: Tensor<B, 2>,
@@ -45,17 +48,17 @@ pub fn aggregate<B: Backend>(
     let [batch, _] = values.dims();
     let masked = values * mask.clone();
     match mode {
-        LossAggregation::TokenMean => masked.sum() / mask.sum().clamp_min(1.0),
+        LossAggregation::TokenMean => sum_all(masked) / sum_all(mask).clamp_min(1.0),
         LossAggregation::SeqMeanTokenMean => {
             let per_seq = masked.sum_dim(1) / mask.sum_dim(1).clamp_min(1.0);
             per_seq.mean().reshape([1])
         }
         LossAggregation::SeqMeanTokenSumNorm => {
             let denom = (batch.max(1) * norm.max_response_length.max(1)) as f32;
-            masked.sum().div_scalar(denom)
+            sum_all(masked).div_scalar(denom)
         }
         LossAggregation::DapoGlobalTokenMean => {
-            masked.sum().div_scalar(norm.global_valid_tokens.max(1.0))
+            sum_all(masked).div_scalar(norm.global_valid_tokens.max(1.0))
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::aggregation::{AggregationNorm, LossAggregation, aggregate, masked_mean};
 use super::kl::{KlEstimator, kl_penalty};
 use super::policy_loss::{ClipConfig, policy_loss};
+use crate::model::launch_limits::sum_all;
 
 /// Loss settings, as the trainer configuration embeds them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -320,7 +321,7 @@ pub fn compute_loss<B: Backend>(
             kl_mean,
             entropy_mean,
             masked_mean(pg.log_ratio.neg(), mask.clone()),
-            mask.sum().detach(),
+            sum_all(mask).detach(),
         ],
         0,
     );

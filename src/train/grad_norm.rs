@@ -5,6 +5,8 @@ use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{DType, ElementConversion, Tensor, backend::AutodiffBackend};
 
+use crate::model::launch_limits::sum_all;
+
 struct SquaredNorm<'a, B: AutodiffBackend> {
     grads: &'a GradientsParams,
     total: Option<Tensor<B::InnerBackend, 1>>,
@@ -13,7 +15,7 @@ struct SquaredNorm<'a, B: AutodiffBackend> {
 impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let sq = g.cast(DType::F32).square().sum();
+            let sq = sum_all(g.cast(DType::F32).square());
             self.total = Some(match self.total.take() {
                 Some(t) => t + sq,
                 None => sq,

@@ -2,18 +2,19 @@
 //! already has (the tied LM head's), without the `[vocab, hidden]` zero matrix Burn's embedding
 //! backward builds and scatters into.
 
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, backend::Backend};
+use burn::tensor::{Int, Tensor, backend::Backend};
 use std::collections::HashMap;
 
 use crate::host::flex::{from_flex, indices_below, into_flex_f32};
+use crate::model::launch_limits::select_add;
 
 /// `base` plus the gradient of the lookup `matrix[ids]`, given `d_rows` (`[ids.len(), hidden]`,
 /// the gradient of the looked-up rows): row `ids[i]` of `base` gains `d_rows[i]`.
 ///
 /// On f32 tensors of the CPU backend `base` is updated in place, and each vocabulary row gets
 /// `(0 + d_rows[i₁] + d_rows[i₂] + …) + base`, the order of Burn's embedding backward followed
-/// by a sum with `base`, so the result is the same to the bit. Elsewhere it is one
-/// `select_assign` adding into `base`.
+/// by a sum with `base`, so the result is the same to the bit. Elsewhere it is a `select_assign`
+/// adding into `base` ([`select_add`]).
 pub fn add_lookup_grad<B: Backend>(
     base: Tensor<B, 2>,
     ids: Tensor<B, 1, Int>,
@@ -23,11 +24,11 @@ pub fn add_lookup_grad<B: Backend>(
     // Other backends never read the ids back to the host.
     let mut table = match into_flex_f32(base) {
         Ok(table) => table,
-        Err(base) => return base.select_assign(0, ids, d_rows, IndexingUpdateOp::Add),
+        Err(base) => return select_add(base, 0, ids, d_rows),
     };
     let Some(host_ids) = indices_below(&ids, vocab) else {
         let base: Tensor<B, 2> = from_flex(table);
-        return base.select_assign(0, ids, d_rows, IndexingUpdateOp::Add);
+        return select_add(base, 0, ids, d_rows);
     };
     let rows = d_rows
         .into_data()

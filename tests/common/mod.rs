@@ -4,6 +4,7 @@
 pub mod decode_kernels;
 pub mod device_sampling;
 pub mod head_chunks;
+pub mod long_sums;
 pub mod matmul_kernels;
 pub mod parity;
 pub mod training_parity;
