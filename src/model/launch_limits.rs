@@ -6,12 +6,12 @@
 //! (depending on the strategy autotuning picks: seen from 2²¹ elements); a `select_assign` with
 //! more than 65,535 indices applies only the first 65,535. Loads, products,
 //! element-wise ops and `select` are right at any size. The helpers here split such work on every
-//! backend but the CPU one (where they pass straight through, leaving its results bit for bit as
-//! they were); `tests/common/long_sums.rs` checks each limit on each backend.
+//! backend but the CPU one, bare or under autodiff (where they pass straight through, leaving its
+//! results bit for bit as they were); `tests/common/long_sums.rs` checks each limit on each backend.
 
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, backend::Backend};
 
-use crate::host::flex::is_flex;
+use crate::host::flex::on_flex;
 
 /// Most entries summed along one axis, or indices applied by one `select_assign`, in one kernel.
 pub const MAX_AXIS: usize = 1 << 15;
@@ -20,7 +20,7 @@ pub const MAX_AXIS: usize = 1 << 15;
 /// a `[n / MAX_AXIS, MAX_AXIS]` view, then the rest), repeated over the partial sums.
 pub fn sum_all<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, 1> {
     let n = x.shape().num_elements();
-    if n <= MAX_AXIS || is_flex::<B>() {
+    if n <= MAX_AXIS || on_flex::<B>() {
         return x.sum();
     }
     let flat: Tensor<B, 1> = x.reshape([n]);
@@ -47,7 +47,7 @@ pub fn select_add<B: Backend, const D: usize>(
     values: Tensor<B, D>,
 ) -> Tensor<B, D> {
     let n = ids.dims()[0];
-    if n <= MAX_AXIS || is_flex::<B>() {
+    if n <= MAX_AXIS || on_flex::<B>() {
         return base.select_assign(dim, ids, values, IndexingUpdateOp::Add);
     }
     (0..n).step_by(MAX_AXIS).fold(base, |acc, start| {
@@ -83,5 +83,18 @@ mod tests {
             got.into_data().to_vec::<f32>().unwrap(),
             vec![5.0, 6.0, 4.0, 6.0]
         );
+    }
+
+    /// Under autodiff too the CPU backend takes Burn's own sum, to the bit, past [`MAX_AXIS`].
+    #[test]
+    fn the_cpu_backend_under_autodiff_sums_in_one_pass() {
+        type A = burn::backend::Autodiff<Flex>;
+        let n = 3 * MAX_AXIS + 17;
+        let values: Vec<f32> = (0..n)
+            .map(|i| (i as f64 * 0.618_034).fract() as f32 - 0.5)
+            .collect();
+        let x = Tensor::<A, 1>::from_data(TensorData::new(values, [n]), &Default::default());
+        let got = sum_all(x.clone()).into_scalar();
+        assert_eq!(got.to_bits(), x.sum().into_scalar().to_bits());
     }
 }

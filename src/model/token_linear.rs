@@ -12,7 +12,7 @@ use super::launch_limits::MAX_AXIS;
 use super::matmul_kernels;
 use super::matrix_layout::MatrixLayout;
 use super::{decode_kernels, gemv};
-use crate::host::flex::is_flex;
+use crate::host::flex::{is_flex, on_flex};
 
 /// `layer(x)` for `x: [batch, seq, in]`, as one `[batch · seq, in] · [in, out]` product ([`rows`])
 /// where [`folds_tokens`] says so, else Burn's batched form.
@@ -26,25 +26,29 @@ pub fn per_token<B: Backend>(
         return layer.forward(x);
     }
     let x = x.reshape([batch * seq, width]);
-    let split_bias_sum = batch * seq > MAX_AXIS && B::ad_enabled(&x.device());
+    // Under autodiff on a GPU backend, a bias over more tokens than Burn's kernels sum right in
+    // one pass ([`super::launch_limits`]) is added to `[batch, seq, out]` instead, so that its
+    // gradient sums over `seq` and then over `batch`.
+    let split_bias = layer.bias.is_some()
+        && batch * seq > MAX_AXIS
+        && B::ad_enabled(&x.device())
+        && !on_flex::<B>();
+    let bare;
+    let folded = if split_bias {
+        bare = Linear {
+            weight: layer.weight.clone(),
+            bias: None,
+        };
+        &bare
+    } else {
+        layer
+    };
+    let y = rows(folded, layout, x);
+    let out = y.dims()[1];
+    let y = y.reshape([batch, seq, out]);
     match &layer.bias {
-        Some(bias) if split_bias_sum && !is_flex::<B>() => {
-            // The bias is added to `[batch, seq, out]`, so that its gradient sums the tokens in
-            // two passes, over `seq` and over `batch`, each shorter than the sums Burn's GPU
-            // kernels get right ([`super::launch_limits`]).
-            let bare = Linear {
-                weight: layer.weight.clone(),
-                bias: None,
-            };
-            let y = rows(&bare, layout, x);
-            let out = y.dims()[1];
-            y.reshape([batch, seq, out]) + bias.val().unsqueeze()
-        }
-        _ => {
-            let y = rows(layer, layout, x);
-            let out = y.dims()[1];
-            y.reshape([batch, seq, out])
-        }
+        Some(bias) if split_bias => y + bias.val().unsqueeze(),
+        _ => y,
     }
 }
 
