@@ -392,7 +392,8 @@ fmt() { [[ -n "$1" ]] && awk -v x="$1" -v s="${2:-1}" -v d="${3:-0}" 'BEGIN { pr
         fi
     done <"$JSONL"
     # Where the training step's time goes: one more step, the device synchronised after each
-    # phase. A phase whose queueing takes most of its time is paced by the host.
+    # phase. Queueing includes the host's waits on CubeCL's bounded queues while the device
+    # lags, so it bounds the host's work from above; the busy share tells who sets the pace.
     while IFS= read -r line; do
         [[ "$line" == "{"* && -n "$(jget train_forward_s "$line")" ]] || continue
         phases=""

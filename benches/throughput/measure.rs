@@ -323,8 +323,11 @@ pub fn train<B: AutodiffBackend>(
 /// One more training step, timed phase by phase with the device synchronised after each:
 /// `train_<phase>_queue_s`, the host's time to queue the phase, and `train_<phase>_s`, until the
 /// device has run it, for the phases `forward` (the policy and its chunked head), `backward`
-/// (both backward passes) and `optimizer` (AdamW). Where a phase's queueing takes most of its
-/// time, the host, not the device, sets its pace.
+/// (both backward passes) and `optimizer` (AdamW). The queueing time is an upper bound on the
+/// host's work: CubeCL hands each operation through bounded queues (32 tasks to the fusion thread,
+/// 32 from it to the runtime's), so a host ahead of the device waits inside the queueing. A phase
+/// queued in nearly its whole time is therefore not shown host-bound; the device's busy share
+/// (`gpu.sh`) or its kernel profile tells.
 fn train_phases<B: AutodiffBackend, O: Optimizer<Qwen2ForCausalLm<B>, B>>(
     model: Qwen2ForCausalLm<B>,
     layout: &ResponseBatch,
