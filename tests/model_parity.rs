@@ -188,9 +188,10 @@ fn a_wrong_shape_names_tensor_expected_and_found() {
     assert!(msg.contains(&format!("{}", inter + 4)), "{msg}");
 }
 
-/// The sums and scatter-adds the GPU backends are checked with
+/// The sums, scatter-adds and non-finite searches the GPU backends are checked with
 /// (`wgpu_split_sums_and_scatters_are_right`) hold on the CPU backend.
 #[test]
 fn long_sums_and_scatters_are_right_on_the_cpu() {
     common::long_sums::check_split_sums_and_scatters::<Flex>(&dev());
+    common::long_sums::check_non_finite_found_past_one_launch::<Flex>(&dev());
 }

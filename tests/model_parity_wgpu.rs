@@ -87,11 +87,13 @@ fn wgpu_device_sampling_matches_the_host_sampler() {
     common::device_sampling::check_generation_on_and_off::<Wgpu>("tiny-tied", &dev());
 }
 
-/// Sums of more than 2²² elements and scatter-adds of more than 65,535 indices, split by
-/// `launch_limits`, equal the host's.
+/// Sums of 70,001 to 9,000,000 elements and scatter-adds of 100,000 indices, split by
+/// `launch_limits`, equal the host's, and a NaN or an infinity in the last of millions of a
+/// parameter's elements is found.
 #[test]
 fn wgpu_split_sums_and_scatters_are_right() {
     common::long_sums::check_split_sums_and_scatters::<Wgpu>(&dev());
+    common::long_sums::check_non_finite_found_past_one_launch::<Wgpu>(&dev());
 }
 
 /// The head's statistics over a full 151,936-token vocabulary (few tokens: chunks as wide as

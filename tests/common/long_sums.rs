@@ -1,12 +1,16 @@
 //! Sums and scatter-adds larger than one launch of Burn 0.21's GPU kernels handles right, through
 //! `prof_grpo::model::launch_limits` (which splits them), against sums on the host.
 
+use burn::module::Param;
+use burn::nn::LinearConfig;
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use prof_grpo::model::launch_limits::{MAX_AXIS, select_add, sum_all};
+use prof_grpo::train::non_finite::non_finite_parameter;
 
-/// `sum_all` of 70,001 to 9,000,000 elements (where wgpu's whole sum may return a partial one) equals the host's f64 sum within 1e-5 relative; `select_add` of 100,000 indices
-/// (above the 65,535 one wgpu launch applies) along either axis gives every row and column the
-/// host's count exactly (sums of ones are exact in f32).
+/// `sum_all` of 70,001 to 9,000,000 elements (where wgpu's whole sum may return a partial one)
+/// equals the host's f64 sum within 1e-5 relative; `select_add` of 100,000 indices (above the
+/// 65,535 one wgpu launch applies) along either axis gives every row and column the host's count
+/// exactly (sums of ones are exact in f32).
 pub fn check_split_sums_and_scatters<B: Backend>(device: &B::Device) {
     const { assert!(MAX_AXIS < 65_532) };
     for n in [70_001usize, 2_097_152, 4_194_305, 9_000_000] {
@@ -64,6 +68,29 @@ pub fn check_split_sums_and_scatters<B: Backend>(device: &B::Device) {
                 want[id],
                 "select_add along columns, column {id}"
             );
+        }
+    }
+}
+
+/// `non_finite_parameter` finds a NaN or an infinity in the last element of parameters of
+/// 2,097,152 to 9,000,000 elements (sizes where wgpu's whole float sum came out partial; Burn's
+/// `any` is a whole integer sum), and nothing in the same parameters when they are finite.
+pub fn check_non_finite_found_past_one_launch<B: Backend>(device: &B::Device) {
+    let cases = [
+        ("finite", 1.0f32),
+        ("NaN", f32::NAN),
+        ("infinity", f32::INFINITY),
+    ];
+    for n in [2_097_152usize, 4_194_305, 9_000_000] {
+        for (name, last) in cases {
+            let mut values = vec![0.5f32; n];
+            values[n - 1] = last;
+            let mut layer = LinearConfig::new(1, n).with_bias(false).init::<B>(device);
+            let weight = Tensor::from_data(TensorData::new(values, [1, n]), device);
+            layer.weight = Param::from_tensor(weight);
+            let found = non_finite_parameter::<B, _>(&layer);
+            let want = (name != "finite").then(|| "weight".to_string());
+            assert_eq!(found, want, "a {name} last element of {n}");
         }
     }
 }
