@@ -6,7 +6,8 @@
 #     1024, Qwen2.5 vocabulary, tied);
 #   - one full GRPO step of the smoke config (benches/grpo_step.rs against
 #     benches/torch_grpo_step.py on the dumped policy and prompts);
-#   - peak resident memory of the smoke step and of a training step of a Qwen2.5-0.5B-shaped model.
+#   - peak resident memory of the smoke step and of a training step of a Qwen2.5-0.5B-shaped model,
+#     and of a training step with long responses with and without gradient checkpointing.
 # Prints a markdown table (figure, ours, PyTorch, ratio) and writes it, with the raw JSON lines,
 # into benches/RESULTS.md, and the same machine, date and table, without them, into README.md
 # (each between `<!-- BEGIN compare.sh -->` and `<!-- END compare.sh -->`).
@@ -21,7 +22,7 @@
 #              warm test build, but keeps the dependencies' debug assertions, which slow their
 #              matrix kernels about 2x: use it to iterate, not for the table)
 #   --features cargo features of our bench binaries (e.g. avx512)
-#   --quick    skip the 0.5B memory figure and decode at batch 8/32/64
+#   --quick    skip the memory figures (0.5B, long responses) and decode at batch 8/32/64
 #   --readme-only
 #              measure nothing: copy the table recorded in --out into --readme
 set -euo pipefail
@@ -156,6 +157,22 @@ if [[ $QUICK == 0 ]]; then
         --new-tokens 192 --mode train --repeats "$REPEATS" --threads "$THREADS" | sed 's/^{/{"shape":"0.5b",/' >>"$RAW"
 fi
 
+# Memory of a training step with long responses ([4, 1024], 768 response tokens), with the
+# decoder layers' activations kept and with them recomputed (gradient checkpointing); one process
+# per engine and setting.
+if [[ $QUICK == 0 ]]; then
+    for gc in "" --gradient-checkpointing; do
+        tag=long${gc:+-gc}
+        echo "== ours:  training step [4, 1024] $gc" >&2
+        RAYON_NUM_THREADS=$THREADS "$BIN" --model "$MODEL_DIR" --batch 4 --prompt-len 256 --new-tokens 768 \
+            --mode train --repeats "$REPEATS" --dtype f32 $gc | sed "s/^{/{\"shape\":\"$tag\",/" >>"$RAW"
+        echo "== torch: training step [4, 1024] $gc" >&2
+        OMP_NUM_THREADS=$THREADS "$PYTHON" "$TORCH_REF" --model "$MODEL_DIR" --batch 4 --prompt-len 256 \
+            --new-tokens 768 --mode train --repeats "$REPEATS" --threads "$THREADS" $gc \
+            | sed "s/^{/{\"shape\":\"$tag\",/" >>"$RAW"
+    done
+fi
+
 # 3. PRM scoring (ours only; criterion).
 echo "== PRM scoring (criterion)" >&2
 RAYON_NUM_THREADS=$THREADS cargo bench --profile "$PROF_BENCH_PROFILE" --features "$PROF_BENCH_FEATURES" --bench prm_scoring -- --noplot >&2
@@ -226,6 +243,12 @@ if quick != "1":
     row("peak RSS of a Qwen2.5-0.5B-shaped training step [1, 256], MiB", "peak_rss_bytes", shape="0.5b",
         higher_better=False, scale=1 / 2**20)
     row("— its tokens/s", "train_tokens_per_s", shape="0.5b")
+    row("peak RSS of a training step [4, 1024] (768 response tokens), MiB", "peak_rss_bytes", shape="long",
+        higher_better=False, scale=1 / 2**20)
+    row("— its tokens/s", "train_tokens_per_s", shape="long")
+    row("— with gradient checkpointing (both engines), peak RSS, MiB", "peak_rss_bytes", shape="long-gc",
+        higher_better=False, scale=1 / 2**20)
+    row("— with gradient checkpointing, tokens/s", "train_tokens_per_s", shape="long-gc")
 
 prm = []
 for mb in (1, 16):

@@ -143,6 +143,10 @@ struct Args {
     /// `--mode matmul`: seconds after which no further kernel is timed.
     #[arg(long, default_value_t = 600.0)]
     matmul_budget: f64,
+    /// Training step: recompute the decoder layers in the backward pass instead of keeping their
+    /// activations (as `actor.gradient_checkpointing`); reported per line.
+    #[arg(long)]
+    gradient_checkpointing: bool,
     /// Shape for `--make-random-model`.
     #[arg(long, value_enum, default_value_t = Shape::M47)]
     shape: Shape,
@@ -181,6 +185,7 @@ impl Args {
             repeats: self.repeats,
             seed: self.seed,
             pad_id,
+            gradient_checkpointing: self.gradient_checkpointing,
         }
     }
 }

@@ -165,11 +165,14 @@ def bench_logprob(model, ids, new_tokens: int, repeats: int) -> dict:
     return {"logprob_s": t, "logprob_tokens_per_s": ids.numel() / t, "logprob_seq_len": ids.shape[1]}
 
 
-def bench_train(model, ids, new_tokens: int, repeats: int) -> dict:
+def bench_train(model, ids, new_tokens: int, repeats: int, checkpointing: bool) -> dict:
     """The update's step: the log-prob forward with gradients, backward of the mean response
-    log-prob, one AdamW step (as benches/throughput.rs `--mode train`)."""
+    log-prob, one AdamW step (as benches/throughput.rs `--mode train`); with `checkpointing`,
+    transformers' gradient checkpointing of the decoder layers (as `--gradient-checkpointing`)."""
     mask = torch.ones_like(ids)
     keep = new_tokens
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
 
@@ -185,7 +188,8 @@ def bench_train(model, ids, new_tokens: int, repeats: int) -> dict:
     # Two untimed steps, as benches/throughput.rs: AdamW's first step creates its moments.
     t = median_time(run, repeats, warmups=2)
     model.eval()
-    return {"train_s": t, "train_tokens_per_s": ids.numel() / t, "train_seq_len": ids.shape[1]}
+    return {"train_s": t, "train_tokens_per_s": ids.numel() / t, "train_seq_len": ids.shape[1],
+            "gradient_checkpointing": checkpointing}
 
 
 def bench_prm(model, ids, prompt_len: int, repeats: int) -> dict:
@@ -226,6 +230,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--make-model", type=Path, metavar="DIR", help="write a random bench model and exit")
     ap.add_argument("--shape", choices=sorted(SHAPES), default="47m")
+    ap.add_argument("--gradient-checkpointing", action="store_true",
+                    help="train: recompute the decoder layers in the backward pass")
     args = ap.parse_args()
 
     if args.make_model is not None:
@@ -262,7 +268,7 @@ def main() -> None:
     if "prm" in modes:
         result.update(bench_prm(model, full, args.prompt_len, args.repeats))
     if "train" in modes:
-        result.update(bench_train(model, full, args.new_tokens, args.repeats))
+        result.update(bench_train(model, full, args.new_tokens, args.repeats, args.gradient_checkpointing))
     result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(result), flush=True)
 

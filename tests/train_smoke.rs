@@ -199,6 +199,35 @@ fn same_config_and_seed_give_the_same_metrics_and_resume_continues_exactly() {
     assert_eq!(lines.len(), 6, "no duplicated metric lines after resume");
 }
 
+/// Recomputing the decoder layers in the backward pass changes memory, not results: the same
+/// run with `actor.gradient_checkpointing` on gives every step's metrics to the bit.
+#[test]
+fn gradient_checkpointing_gives_the_same_run() {
+    let run = |checkpointing: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let set = format!("actor.gradient_checkpointing={checkpointing}");
+        // The entropy bonus gives gradients even where a group's rewards all tie.
+        let cfg = config(
+            dir.path(),
+            &["run.total_steps=3", "actor.entropy_coef=0.01", &set],
+        );
+        assert_eq!(cfg.actor.gradient_checkpointing, checkpointing);
+        let mut trainer = Trainer::<B>::new(cfg, None, Default::default()).unwrap();
+        let metrics: Vec<_> = trainer.run().unwrap().iter().map(deterministic).collect();
+        metrics
+    };
+    let (plain, checkpointed) = (run(false), run(true));
+    assert_eq!(plain.len(), 3);
+    assert!(
+        plain
+            .iter()
+            .flatten()
+            .any(|(k, v)| k == "grad_norm" && v.is_some_and(|g| g > 0.0)),
+        "the run must take gradients: {plain:?}"
+    );
+    assert_eq!(plain, checkpointed);
+}
+
 #[test]
 fn every_algorithm_runs_a_step() {
     for algo in [

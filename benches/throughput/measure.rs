@@ -34,6 +34,8 @@ pub struct Workload {
     pub seed: u64,
     /// Padding id (never used for padding here: all rows have equal lengths).
     pub pad_id: u32,
+    /// Training step: recompute the decoder layers in the backward pass (`actor.gradient_checkpointing`).
+    pub gradient_checkpointing: bool,
 }
 
 /// `batch` rows of `len` ids drawn uniformly from `0..vocab` with a seeded generator.
@@ -303,7 +305,8 @@ pub fn train<B: AutodiffBackend>(
     // moments to update, runs (and on a GPU compiles) kernels the first did not.
     let secs = median_secs_after::<B>(&device, "train", w, 2, out, || {
         let model = slot.take().expect("model present between steps");
-        let head = PolicyLogprobs::forward(&model, &layout, 1.0, w.pad_id);
+        let head =
+            PolicyLogprobs::forward(&model, &layout, 1.0, w.pad_id, w.gradient_checkpointing);
         let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
         let grads = GradientsParams::from_grads(head.backward(loss), &model);
         slot = Some(optimizer.step(1e-6, model, grads));
@@ -316,6 +319,10 @@ pub fn train<B: AutodiffBackend>(
         json!((w.batch * seq) as f64 / secs),
     );
     out.insert("train_seq_len".into(), json!(seq));
+    out.insert(
+        "gradient_checkpointing".into(),
+        json!(w.gradient_checkpointing),
+    );
     let model = slot.expect("model present after the timed steps");
     train_phases(model, &layout, w, &mut optimizer, out)
 }
@@ -337,7 +344,7 @@ fn train_phases<B: AutodiffBackend, O: Optimizer<Qwen2ForCausalLm<B>, B>>(
 ) -> Result<Qwen2ForCausalLm<B>> {
     let device = device_of(&model);
     let head = timed_phase::<B, _>(&device, "forward", w, out, || {
-        let head = PolicyLogprobs::forward(&model, layout, 1.0, w.pad_id);
+        let head = PolicyLogprobs::forward(&model, layout, 1.0, w.pad_id, w.gradient_checkpointing);
         let loss: Tensor<B, 1> = head.log_probs.clone().mean().neg();
         (head, loss)
     })?;

@@ -16,6 +16,7 @@ use burn::tensor::{Bool, DType, Tensor, backend::Backend, module};
 
 use super::cube_ops::{self, Launches, erase_bool, erase_float};
 use super::decode_kernels;
+use super::recorded_numerics::as_recorded;
 use super::tracked_attention::tracked_attention;
 
 static LAUNCHES: Launches = Launches::new();
@@ -29,7 +30,8 @@ pub fn launches() -> (usize, usize) {
 /// Burn's `attention(q, k, v, mask, None, options)` (`mask` true where attention is forbidden),
 /// on the flash kernel where the current choice asks for it, the backend is a fused CubeCL one,
 /// `q` is f16 or bf16, and the options are the default scale without soft-capping; on a backend
-/// that records gradients, [`tracked_attention`].
+/// that records gradients (or computes as one, see [`super::recorded_numerics`]),
+/// [`tracked_attention`].
 pub fn attention<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
@@ -37,7 +39,7 @@ pub fn attention<B: Backend>(
     mask: Option<Tensor<B, 4, Bool>>,
     options: AttentionModuleOptions,
 ) -> Tensor<B, 4> {
-    if B::ad_enabled(&q.device()) {
+    if as_recorded::<B>(&q.device()) {
         return tracked_attention(q, k, v, mask, options);
     }
     let plain = options.scale.is_none() && options.softcap.is_none();

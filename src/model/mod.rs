@@ -24,6 +24,7 @@ pub mod mlp;
 pub mod preset;
 pub mod pretrained;
 pub mod qwen2;
+pub mod recorded_numerics;
 pub mod rms_norm;
 pub mod rotary;
 pub mod token_linear;

@@ -2,7 +2,8 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, Linear};
-use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Bool, DType, Int, Tensor, TensorData};
 
 use super::attention::{AttentionMask, LayerMask};
 use super::decoder_layer::DecoderLayer;
@@ -81,6 +82,20 @@ impl<B: Backend> Batch<B> {
     }
 }
 
+impl<B: AutodiffBackend> Batch<B> {
+    /// The same batch on the backend under autodiff.
+    pub fn inner(&self) -> Batch<B::InnerBackend> {
+        Batch {
+            ids: self.ids.clone().inner(),
+            positions: self.positions.clone(),
+            mask: match &self.mask {
+                AttentionMask::Causal => AttentionMask::Causal,
+                AttentionMask::Explicit(m) => AttentionMask::Explicit(m.clone().inner()),
+            },
+        }
+    }
+}
+
 /// Uploads equal-length rows of ids as `[batch, seq]`.
 pub fn ids_tensor<B: Backend>(rows: &[Vec<u32>], device: &B::Device) -> Tensor<B, 2, Int> {
     let seq = rows.first().map_or(0, Vec::len);
@@ -114,6 +129,16 @@ pub fn causal_padding_mask<B: Backend>(
         TensorData::new(flat, [key_valid.len(), 1, queries, keys]),
         device,
     )
+}
+
+/// What every decoder layer of one forward reads besides its input: the rotary tables of the
+/// batch's positions and the attention mask laid out for the layers.
+#[derive(Clone, Debug)]
+pub struct LayerContext<B: Backend> {
+    /// Rotary tables of the batch's positions.
+    pub rotary: RotaryTables<B>,
+    /// The batch's attention mask as the layers take it.
+    pub mask: LayerMask<B>,
 }
 
 /// The Qwen2 backbone; its hidden states feed the LM head or a reward head.
@@ -170,8 +195,22 @@ impl<B: Backend> Qwen2Model<B> {
         batch: &Batch<B>,
         mut cache: Option<&mut KvCache<B>>,
     ) -> Tensor<B, 3> {
-        let device = batch.ids.device();
         let seq = batch.ids.dims()[1];
+        let context = self.layer_context(batch, cache.as_deref().map_or(0, KvCache::len));
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+            x = layer.forward(x, &context.rotary, &context.mask, layer_cache);
+        }
+        if let Some(cache) = cache {
+            cache.advance(seq);
+        }
+        self.norm.forward(x)
+    }
+
+    /// What every layer reads in a forward over `batch` after `past` cached positions.
+    pub fn layer_context(&self, batch: &Batch<B>, past: usize) -> LayerContext<B> {
+        let device = batch.ids.device();
+        let [rows, seq] = batch.ids.dims();
         let heads: Vec<usize> = self
             .layers
             .first()
@@ -185,18 +224,9 @@ impl<B: Backend> Qwen2Model<B> {
             self.dtype(),
             &device,
         );
-        let [rows, _, _] = x.dims();
-        let past = cache.as_deref().map_or(0, KvCache::len);
         let groups = self.layers.first().map_or(1, |l| l.self_attn.groups());
         let mask = LayerMask::new(&batch.mask, rows, groups, seq, past + seq, &device);
-        for (i, layer) in self.layers.iter().enumerate() {
-            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
-            x = layer.forward(x, &rotary, &mask, layer_cache);
-        }
-        if let Some(cache) = cache {
-            cache.advance(seq);
-        }
-        self.norm.forward(x)
+        LayerContext { rotary, mask }
     }
 
     /// A cache sized for this model: on host memory when the host forward applies

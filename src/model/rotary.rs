@@ -6,6 +6,7 @@
 
 use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
 
+use super::recorded_numerics::as_recorded;
 use crate::host::flex::on_flex;
 
 /// Inverse frequencies `1 / theta^(2i/d)`, in f32 arithmetic as transformers computes them.
@@ -78,8 +79,8 @@ impl<B: Backend> RotaryTables<B> {
             };
             tables.push((h, upload(cos), upload(sin)));
         }
-        let swap_index =
-            (!B::ad_enabled(device) || !on_flex::<B>()).then(|| halves_swapped(head_dim, device));
+        let swap_index = (!as_recorded::<B>(device) || !on_flex::<B>())
+            .then(|| halves_swapped(head_dim, device));
         Self { tables, swap_index }
     }
 

@@ -11,6 +11,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use super::launch_limits::MAX_AXIS;
 use super::matmul_kernels;
 use super::matrix_layout::MatrixLayout;
+use super::recorded_numerics::as_recorded;
 use super::{decode_kernels, gemv};
 use crate::host::flex::{is_flex, on_flex};
 
@@ -31,7 +32,7 @@ pub fn per_token<B: Backend>(
     // gradient sums over `seq` and then over `batch`.
     let split_bias = layer.bias.is_some()
         && batch * seq > MAX_AXIS
-        && B::ad_enabled(&x.device())
+        && as_recorded::<B>(&x.device())
         && !on_flex::<B>();
     let bare;
     let folded = if split_bias {

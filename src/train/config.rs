@@ -516,6 +516,8 @@ config_section! {
         pub mini_batch_prompts: usize = 256,
         /// Completions per forward/backward pass (gradients accumulate over a mini-batch).
         pub micro_batch_size: usize = 8,
+        /// Keep only each decoder layer's input in the forward pass and recompute the layer in the backward pass: one layer's activations in memory instead of all, for about a third more compute.
+        pub gradient_checkpointing: bool = false,
         /// Lower PPO clip: the ratio is kept above 1 − clip_low.
         pub clip_low: f64 = 0.2,
         /// Upper PPO clip: the ratio is kept below 1 + clip_high (0.28 in DAPO's clip-higher).

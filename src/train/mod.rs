@@ -1,6 +1,7 @@
 //! The training loop, optimizer, schedules, checkpoints, metrics and plots.
 
 pub mod checkpoint;
+pub mod checkpointed_layers;
 pub mod config;
 pub mod config_keys;
 pub mod config_load;

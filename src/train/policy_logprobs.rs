@@ -7,10 +7,12 @@
 //! also happens outside the graph, its output entering the layers as a leaf. The gradients of the
 //! two `[vocab, hidden]` matrices are then set directly: the output matrix's `∂L/∂W`, plus, for the
 //! embedding, the lookup's rows ([`add_lookup_grad`]), with no pass over either matrix through
-//! the graph.
+//! the graph. With gradient checkpointing the layers run outside the graph as well and are
+//! recomputed one at a time in the backward pass ([`CheckpointedLayers`]).
 
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
 
+use super::checkpointed_layers::CheckpointedLayers;
 use super::lookup_grad::add_lookup_grad;
 use crate::generation::vocab_chunks::{HeadStats, chunk_columns, head_grads, head_stats};
 use crate::generation::{ResponseBatch, pick_response_positions};
@@ -24,8 +26,8 @@ pub struct PolicyLogprobs<B: AutodiffBackend> {
     pub entropies: Tensor<B, 2>,
     /// Hidden states at the response positions, inside the policy's graph.
     hidden: Tensor<B, 2>,
-    /// The looked-up embeddings `[batch, seq, hidden]`, the leaf the layers start from.
-    embedded: Tensor<B, 3>,
+    /// The decoder layers' part of the graph.
+    layers: Layers<B>,
     /// The looked-up token ids, flattened.
     ids: Tensor<B::InnerBackend, 1, Int>,
     /// The embedding matrix parameter.
@@ -42,27 +44,42 @@ pub struct PolicyLogprobs<B: AutodiffBackend> {
     columns: usize,
 }
 
+/// How the decoder layers' gradients are found in the backward pass.
+enum Layers<B: AutodiffBackend> {
+    /// Recorded in the graph, which starts from this leaf: the looked-up embeddings
+    /// `[batch, seq, hidden]`.
+    Recorded(Tensor<B, 3>),
+    /// Recomputed one layer at a time.
+    Checkpointed(CheckpointedLayers<B>),
+}
+
 impl<B: AutodiffBackend> PolicyLogprobs<B> {
-    /// Runs the policy on `batch` (teacher-forced) and the head in vocabulary chunks.
+    /// Runs the policy on `batch` (teacher-forced) and the head in vocabulary chunks; with
+    /// `checkpointing`, the decoder layers keep only their inputs for the backward pass.
     pub fn forward(
         policy: &Qwen2ForCausalLm<B>,
         batch: &ResponseBatch,
         temperature: f32,
         pad_id: u32,
+        checkpointing: bool,
     ) -> Self {
         let b = batch.rows.len();
         let r = batch.max_response.max(1);
         let embedding = policy.model.embed_tokens.weight.val();
         let input = Batch::<B>::right_padded(&batch.rows, pad_id, &embedding.device());
         let ids = input.ids.clone().inner();
-        let embedded = Tensor::from_inner(burn::tensor::module::embedding(
-            embedding.clone().inner(),
-            ids.clone(),
-        ))
-        .require_grad();
-        let hidden = policy
-            .model
-            .forward_embedded(embedded.clone(), &input, None);
+        let embedded = burn::tensor::module::embedding(embedding.clone().inner(), ids.clone());
+        let (layers, hidden) = if checkpointing {
+            let layers = CheckpointedLayers::forward(&policy.model, embedded, &input);
+            let hidden = policy.model.norm.forward(layers.top());
+            (Layers::Checkpointed(layers), hidden)
+        } else {
+            let embedded = Tensor::from_inner(embedded).require_grad();
+            let hidden = policy
+                .model
+                .forward_embedded(embedded.clone(), &input, None);
+            (Layers::Recorded(embedded), hidden)
+        };
         let (hidden, targets) = pick_response_positions(hidden, batch, pad_id);
         let matrix = policy.output_matrix().inner();
         let (parameter, transposed) = policy.output_parameter();
@@ -82,7 +99,7 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
             entropies: leaf(stats.entropy.clone()),
             hidden,
             ids: ids.reshape([-1]),
-            embedded,
+            layers,
             embedding,
             matrix,
             parameter,
@@ -117,7 +134,11 @@ impl<B: AutodiffBackend> PolicyLogprobs<B> {
         );
         let surrogate = (self.hidden * Tensor::from_inner(d_hidden)).sum();
         let mut grads = surrogate.backward();
-        let d_lookup = self.embedded.grad_remove(&mut grads).map(|d| {
+        let d_lookup = match self.layers {
+            Layers::Recorded(embedded) => embedded.grad_remove(&mut grads),
+            Layers::Checkpointed(layers) => layers.backward(&mut grads),
+        };
+        let d_lookup = d_lookup.map(|d| {
             let width = d.dims()[2];
             d.reshape([-1, width as i32])
         });
@@ -200,7 +221,7 @@ mod tests {
             let want = loss.backward();
 
             // The chunked head.
-            let head = PolicyLogprobs::forward(&policy, &layout, temperature, 0);
+            let head = PolicyLogprobs::forward(&policy, &layout, temperature, 0, false);
             let loss = (head.log_probs.clone() * weights.clone()
                 + head.entropies.clone() * weights.clone() * 0.1)
                 .sum();

@@ -151,6 +151,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .prompts_per_step
                 .div_ceil(cfg.actor.mini_batch_prompts.max(1)),
             micro_batch: cfg.actor.micro_batch_size,
+            gradient_checkpointing: cfg.actor.gradient_checkpointing,
             lr,
             grad_clip: cfg.actor.grad_clip as f32,
             temperature: self.generation.sampling.temperature.max(1e-6),

@@ -40,6 +40,9 @@ pub struct UpdatePlan {
     pub mini_batches: usize,
     /// Completions per forward/backward.
     pub micro_batch: usize,
+    /// Recompute the decoder layers in the backward pass instead of keeping their activations
+    /// (see [`super::checkpointed_layers`]).
+    pub gradient_checkpointing: bool,
     /// Learning rate of this step.
     pub lr: f64,
     /// Global grad-norm bound (0 = none).
@@ -127,7 +130,13 @@ where
                 let layout = ResponseBatch::new(&prompts, &responses);
                 let width = layout.max_response.max(1);
                 let mask = layout.response_mask::<B>(&device);
-                let head = PolicyLogprobs::forward(&policy, &layout, plan.temperature, plan.pad_id);
+                let head = PolicyLogprobs::forward(
+                    &policy,
+                    &layout,
+                    plan.temperature,
+                    plan.pad_id,
+                    plan.gradient_checkpointing,
+                );
                 let old: Vec<&[f32]> = batch_items
                     .iter()
                     .map(|it| it.old_logprobs.as_slice())
@@ -316,6 +325,7 @@ mod tests {
             epochs: 1,
             mini_batches: 1,
             micro_batch: 1,
+            gradient_checkpointing: false,
             lr: 1e-2,
             grad_clip: 1.0,
             temperature: 1.0,

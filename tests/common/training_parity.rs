@@ -86,7 +86,25 @@ fn policy_grads<B: AutodiffBackend>(
     layout: &ResponseBatch,
     device: &B::Device,
 ) -> (f32, B::Gradients) {
-    let head = PolicyLogprobs::forward(policy, layout, 0.8, PAD);
+    policy_grads_with(policy, layout, device, false)
+}
+
+/// [`policy_grads`] with the decoder layers recomputed in the backward pass.
+fn checkpointed_policy_grads<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+    layout: &ResponseBatch,
+    device: &B::Device,
+) -> (f32, B::Gradients) {
+    policy_grads_with(policy, layout, device, true)
+}
+
+fn policy_grads_with<B: AutodiffBackend>(
+    policy: &Qwen2ForCausalLm<B>,
+    layout: &ResponseBatch,
+    device: &B::Device,
+    checkpointing: bool,
+) -> (f32, B::Gradients) {
+    let head = PolicyLogprobs::forward(policy, layout, 0.8, PAD, checkpointing);
     let w = weights::<B>(layout, device) * layout.response_mask::<B>(device);
     let loss = (head.log_probs.clone() * w.clone() + head.entropies.clone() * w * 0.1).sum();
     let value = loss.clone().into_scalar().elem::<f32>();
@@ -183,15 +201,21 @@ fn assert_tensors_close(
 
 /// On backend `B`, both losses and every gradient equal the CPU backend's within `tol` (relative:
 /// losses to their magnitude, each gradient to its largest element), and so does the warm-up's
-/// loss after one AdamW step of each; every value is finite.
+/// loss after one AdamW step of each; every value is finite. The policy-gradient loss is also
+/// back-propagated with gradient checkpointing on `B`, against the CPU's recorded pass.
 pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
     let cpu_device = Default::default();
     let layout = training_batch();
-    let cases: [(&str, Grads<B>, Grads<Cpu>); 2] = [
+    let cases: [(&str, Grads<B>, Grads<Cpu>); 3] = [
         ("warm-up cross-entropy", sft_grads::<B>, sft_grads::<Cpu>),
         (
             "policy-gradient loss",
             policy_grads::<B>,
+            policy_grads::<Cpu>,
+        ),
+        (
+            "policy-gradient loss, layers recomputed",
+            checkpointed_policy_grads::<B>,
             policy_grads::<Cpu>,
         ),
     ];

@@ -1,9 +1,10 @@
 //! Logits of a decoding step's tokens against an output matrix whose vocabulary rows are
-//! contiguous (the tied embedding), without packing: each group of vocabulary rows is streamed
-//! from memory once (prefetched a group ahead) and multiplied against the tokens' hidden states
-//! held in cache. A general matrix kernel repacks the whole matrix on every call, which costs as
-//! much as the product itself when only a few tokens share it. Every logit is summed in the same
-//! order whatever the number of tokens, so a row's samples do not depend on its batch.
+//! contiguous (the tied embedding), without packing: the vocabulary rows are streamed from memory
+//! once (prefetched a group ahead), in chunks that stay in cache while every group of tokens
+//! passes over them, and multiplied against the tokens' hidden states. A general matrix kernel
+//! repacks the whole matrix on every call, which costs as much as the product itself when only a
+//! few tokens share it. Every logit is summed in the same order whatever the number of tokens, so
+//! a row's samples do not depend on its batch.
 
 /// Lanes of one vector register (8 × f32 with AVX2).
 const L: usize = 8;
@@ -74,10 +75,21 @@ fn few_rows_portable<'a>(
     )
 }
 
+/// Bytes of vocabulary rows one chunk of [`walk`] spans: they stay in the core's L2 cache while
+/// every group of tokens passes over them.
+const CHUNK_BYTES: usize = 128 << 10;
+
+/// Vocabulary rows per chunk of [`walk`] for rows `k` long: a multiple of 4, so that the row
+/// groups of either path start where they would without chunks.
+fn chunk_rows(k: usize) -> usize {
+    (CHUNK_BYTES / (4 * k.max(1))).max(4) / 4 * 4
+}
+
 /// Tokens in groups of 4 against pairs of vocabulary rows, then the remaining tokens one at a
-/// time against groups of 4 rows (more independent sums for a lone token). Every logit is summed
-/// in the same order on either path, so a token's logits do not depend on how many tokens share
-/// the call.
+/// time against groups of 4 rows (more independent sums for a lone token). The vocabulary goes in
+/// chunks of [`chunk_rows`], each read from memory once and then from cache by every group of
+/// tokens. Every logit is summed in the same order on either path and in any chunk, so a token's
+/// logits do not depend on how many tokens share the call.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn walk<'a>(
@@ -101,18 +113,22 @@ fn walk<'a>(
             out[i * out_stride + v + r] = x * scale;
         }
     };
-    for i in (0..grouped).step_by(4) {
-        for v in (0..n).step_by(2) {
-            let [a, b, ..] = row_group(v);
-            let d = four_tokens([a, b], [token(i), token(i + 1), token(i + 2), token(i + 3)]);
-            for (t, d) in d.iter().enumerate() {
-                put(i + t, v, d);
+    let chunk = chunk_rows(k);
+    for start in (0..n).step_by(chunk) {
+        let end = (start + chunk).min(n);
+        for i in (0..grouped).step_by(4) {
+            for v in (start..end).step_by(2) {
+                let [a, b, ..] = row_group(v);
+                let d = four_tokens([a, b], [token(i), token(i + 1), token(i + 2), token(i + 3)]);
+                for (t, d) in d.iter().enumerate() {
+                    put(i + t, v, d);
+                }
             }
         }
-    }
-    for i in grouped..m {
-        for v in (0..n).step_by(4) {
-            put(i, v, &one_token(row_group(v), [token(i)])[0]);
+        for i in grouped..m {
+            for v in (start..end).step_by(4) {
+                put(i, v, &one_token(row_group(v), [token(i)])[0]);
+            }
         }
     }
 }
@@ -218,10 +234,20 @@ mod tests {
 
     /// Against a direct computation for token counts and row counts that leave every kind of
     /// remainder (tokens not a multiple of 4, row counts not a multiple of 2 or 4, a hidden size
-    /// not a multiple of 8); the vector and portable kernels agree bit for bit.
+    /// not a multiple of 8), and over several chunks of rows, the last one partial; the vector
+    /// and portable kernels agree bit for bit.
     #[test]
     fn equals_a_direct_product() {
-        for (m, n, k) in [(1, 5, 16), (6, 7, 19), (4, 2, 8), (9, 1, 3), (5, 6, 24)] {
+        assert!(chunk_rows(40).is_multiple_of(4) && chunk_rows(40) >= 4);
+        let chunks = (6, 2 * chunk_rows(40) + 7, 40);
+        for (m, n, k) in [
+            (1, 5, 16),
+            (6, 7, 19),
+            (4, 2, 8),
+            (9, 1, 3),
+            (5, 6, 24),
+            chunks,
+        ] {
             let hidden: Vec<f32> = (0..m * k).map(|i| (i % 11) as f32 - 5.0).collect();
             let w: Vec<f32> = (0..n * k).map(|i| ((i * 7) % 13) as f32 / 4.0).collect();
             let fast = run(false, &hidden, &w, k, n);
