@@ -2,7 +2,8 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{Bool, Tensor, TensorData, backend::Backend, ops::AttentionModuleOptions};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Bool, Tensor, TensorData, ops::AttentionModuleOptions};
 
 use super::flash_attention::attention;
 use super::kv_cache::KvCache;
@@ -78,6 +79,17 @@ pub struct LayerMask<B: Backend> {
     causal: bool,
     /// `[batch, 1, groups · queries, keys]`, `true` where attention is forbidden.
     forbidden: Option<Tensor<B, 4, Bool>>,
+}
+
+impl<B: AutodiffBackend> LayerMask<B> {
+    /// The same mask on the backend autodiff wraps.
+    pub fn inner(&self) -> LayerMask<B::InnerBackend> {
+        LayerMask {
+            groups: self.groups,
+            causal: self.causal,
+            forbidden: self.forbidden.clone().map(Tensor::inner),
+        }
+    }
 }
 
 impl<B: Backend> LayerMask<B> {

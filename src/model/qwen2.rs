@@ -82,20 +82,6 @@ impl<B: Backend> Batch<B> {
     }
 }
 
-impl<B: AutodiffBackend> Batch<B> {
-    /// The same batch on the backend under autodiff.
-    pub fn inner(&self) -> Batch<B::InnerBackend> {
-        Batch {
-            ids: self.ids.clone().inner(),
-            positions: self.positions.clone(),
-            mask: match &self.mask {
-                AttentionMask::Causal => AttentionMask::Causal,
-                AttentionMask::Explicit(m) => AttentionMask::Explicit(m.clone().inner()),
-            },
-        }
-    }
-}
-
 /// Uploads equal-length rows of ids as `[batch, seq]`.
 pub fn ids_tensor<B: Backend>(rows: &[Vec<u32>], device: &B::Device) -> Tensor<B, 2, Int> {
     let seq = rows.first().map_or(0, Vec::len);
@@ -139,6 +125,16 @@ pub struct LayerContext<B: Backend> {
     pub rotary: RotaryTables<B>,
     /// The batch's attention mask as the layers take it.
     pub mask: LayerMask<B>,
+}
+
+impl<B: AutodiffBackend> LayerContext<B> {
+    /// The same context on the backend autodiff wraps.
+    pub fn inner(&self) -> LayerContext<B::InnerBackend> {
+        LayerContext {
+            rotary: self.rotary.inner(),
+            mask: self.mask.inner(),
+        }
+    }
 }
 
 /// The Qwen2 backbone; its hidden states feed the LM head or a reward head.

@@ -4,7 +4,8 @@
 //! Burn's `RotaryEncoding` rotates interleaved pairs, which is a different layout from
 //! Qwen2's checkpoints; this module implements the split-halves form instead.
 
-use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, Int, Tensor, TensorData};
 
 use super::recorded_numerics::as_recorded;
 use crate::host::flex::on_flex;
@@ -39,6 +40,20 @@ pub struct RotaryTables<B: Backend> {
     /// records gradients: the halves are concatenated from two slices there, whose gradient needs
     /// no scatter-add.
     swap_index: Option<Tensor<B, 1, Int>>,
+}
+
+impl<B: AutodiffBackend> RotaryTables<B> {
+    /// The same tables on the backend autodiff wraps.
+    pub fn inner(&self) -> RotaryTables<B::InnerBackend> {
+        RotaryTables {
+            tables: self
+                .tables
+                .iter()
+                .map(|(h, cos, sin)| (*h, cos.clone().inner(), sin.clone().inner()))
+                .collect(),
+            swap_index: self.swap_index.clone().map(Tensor::inner),
+        }
+    }
 }
 
 impl<B: Backend> RotaryTables<B> {

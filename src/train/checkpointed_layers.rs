@@ -5,8 +5,9 @@
 //! Burn's autodiff keeps every recorded operation's saved tensors until a backward pass, so a
 //! forward through all layers under autodiff holds every layer's activations at once (for long
 //! responses mostly the attention probabilities, `[heads, seq, seq]` per row and layer). Here the
-//! forward runs on the backend under autodiff, computing as the recorded pass does
-//! ([`with_recorded_numerics`]), and the layers' output enters the rest of the graph as a leaf.
+//! forward runs on the backend autodiff wraps, with the same rotary tables and mask and computing
+//! as the recorded pass does ([`with_recorded_numerics`]), and the layers' output enters the rest
+//! of the graph as a leaf.
 //! The backward takes that leaf's gradient `g`, recomputes the top layer from its kept input `x`,
 //! back-propagates `Σ layer(x) ⊙ g` (whose gradient with respect to the layer's output is `g`),
 //! moves the layer's parameter gradients into the step's gradients and carries `∂/∂x` down to the
@@ -42,20 +43,20 @@ impl<B: AutodiffBackend> CheckpointedLayers<B> {
         embedded: Tensor<B::InnerBackend, 3>,
         batch: &Batch<B>,
     ) -> Self {
-        let inner_model = model.clone().valid();
-        let inner = inner_model.layer_context(&batch.inner(), 0);
+        let context = model.layer_context(batch, 0);
+        let inner = context.inner();
         let mut inputs = Vec::with_capacity(model.layers.len());
         let top = with_recorded_numerics(|| {
-            inner_model.layers.iter().fold(embedded, |x, layer| {
+            model.layers.iter().fold(embedded, |x, layer| {
                 inputs.push(x.clone());
-                layer.forward(x, &inner.rotary, &inner.mask, None)
+                layer.valid().forward(x, &inner.rotary, &inner.mask, None)
             })
         });
         Self {
             layers: model.layers.clone(),
             inputs,
             top: Tensor::from_inner(top).require_grad(),
-            context: model.layer_context(batch, 0),
+            context,
         }
     }
 

@@ -89,15 +89,7 @@ fn policy_grads<B: AutodiffBackend>(
     policy_grads_with(policy, layout, device, false)
 }
 
-/// [`policy_grads`] with the decoder layers recomputed in the backward pass.
-fn checkpointed_policy_grads<B: AutodiffBackend>(
-    policy: &Qwen2ForCausalLm<B>,
-    layout: &ResponseBatch,
-    device: &B::Device,
-) -> (f32, B::Gradients) {
-    policy_grads_with(policy, layout, device, true)
-}
-
+/// [`policy_grads`], with the decoder layers recomputed in the backward pass if `checkpointing`.
 fn policy_grads_with<B: AutodiffBackend>(
     policy: &Qwen2ForCausalLm<B>,
     layout: &ResponseBatch,
@@ -215,7 +207,7 @@ pub fn check_training_step<B: AutodiffBackend>(tol: f32, device: &B::Device) {
         ),
         (
             "policy-gradient loss, layers recomputed",
-            checkpointed_policy_grads::<B>,
+            |policy, layout, device| policy_grads_with(policy, layout, device, true),
             policy_grads::<Cpu>,
         ),
     ];
