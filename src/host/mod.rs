@@ -7,6 +7,7 @@
 
 pub mod fast_exp;
 pub mod flex;
+pub mod huge_pages;
 pub mod memory;
 pub mod product;
 pub mod read_back;
