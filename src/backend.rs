@@ -4,6 +4,8 @@
 use anyhow::{Result, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
+use crate::host::pool::run_on_pool;
+
 /// A backend selectable on the command line.
 #[derive(
     clap::ValueEnum,
@@ -106,15 +108,19 @@ fn missing_feature(kind: BackendKind) -> anyhow::Error {
     )
 }
 
-/// Runs `task` on the inference backend `kind`.
-pub fn run_inference<T: BackendTask>(
+/// Runs `task` on the inference backend `kind`; on the CPU backend, on a thread of the pool its
+/// operations split their work over ([`run_on_pool`]).
+pub fn run_inference<T: BackendTask + Send>(
     kind: BackendKind,
     device: &str,
     task: T,
-) -> Result<T::Output> {
+) -> Result<T::Output>
+where
+    T::Output: Send,
+{
     let device = device_spec(device);
     match kind {
-        BackendKind::Flex => task.run::<burn::backend::Flex>(Default::default()),
+        BackendKind::Flex => run_on_pool(|| task.run::<burn::backend::Flex>(Default::default())),
         BackendKind::Wgpu => {
             #[cfg(feature = "wgpu")]
             {
@@ -140,16 +146,22 @@ pub fn run_inference<T: BackendTask>(
     }
 }
 
-/// Runs `task` on the autodiff-wrapped backend `kind`.
-pub fn run_autodiff<T: AutodiffTask>(
+/// Runs `task` on the autodiff-wrapped backend `kind`; on the CPU backend, on a thread of the
+/// pool its operations split their work over ([`run_on_pool`]).
+pub fn run_autodiff<T: AutodiffTask + Send>(
     kind: BackendKind,
     device: &str,
     task: T,
-) -> Result<T::Output> {
+) -> Result<T::Output>
+where
+    T::Output: Send,
+{
     use burn::backend::Autodiff;
     let device = device_spec(device);
     match kind {
-        BackendKind::Flex => task.run::<Autodiff<burn::backend::Flex>>(Default::default()),
+        BackendKind::Flex => {
+            run_on_pool(|| task.run::<Autodiff<burn::backend::Flex>>(Default::default()))
+        }
         BackendKind::Wgpu => {
             #[cfg(feature = "wgpu")]
             {
@@ -216,5 +228,38 @@ mod tests {
             let err = run_inference(BackendKind::Wgpu, "", Nothing).unwrap_err();
             assert!(err.to_string().contains("--features wgpu"), "{err}");
         }
+    }
+
+    /// Work on the CPU backend, inference or training, runs on a thread of Rayon's pool.
+    #[test]
+    fn cpu_work_runs_on_the_pool() {
+        struct Where;
+        impl BackendTask for Where {
+            type Output = Option<usize>;
+            fn run<B: Backend>(self, _: B::Device) -> Result<Option<usize>> {
+                Ok(rayon::current_thread_index())
+            }
+        }
+        impl AutodiffTask for Where {
+            type Output = Option<usize>;
+            fn run<B: AutodiffBackend>(self, _: B::Device) -> Result<Option<usize>> {
+                Ok(rayon::current_thread_index())
+            }
+        }
+        assert_eq!(
+            rayon::current_thread_index(),
+            None,
+            "tests run outside the pool"
+        );
+        assert!(
+            run_inference(BackendKind::Flex, "", Where)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            run_autodiff(BackendKind::Flex, "", Where)
+                .unwrap()
+                .is_some()
+        );
     }
 }

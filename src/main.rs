@@ -39,6 +39,8 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     // Freed memory stays in the process between training steps (src/host/memory.rs).
     prof_grpo::host::memory::retain_freed_memory();
+    // The pool a command on the CPU backend runs on, with a main thread's stack size.
+    prof_grpo::host::pool::configure_global_pool();
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => cli::train::run(args),

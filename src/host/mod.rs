@@ -2,13 +2,15 @@
 //! a single-threaded matrix product into caller buffers, and vectorised `exp`. Burn runs each
 //! tensor op as a separate pass over freshly allocated memory; the fused CPU paths built on these
 //! (the LM head, the inference backbone) keep their data in cache-sized pieces instead; the
-//! allocator keeps freed memory for the next step ([`memory`]). Device tensors come back to the
-//! host together ([`read_back`]).
+//! allocator keeps freed memory for the next step ([`memory`]) and puts large blocks on huge pages
+//! ([`huge_pages`]); a command on the CPU backend runs on a thread of the pool its work is split
+//! over ([`pool`]). Device tensors come back to the host together ([`read_back`]).
 
 pub mod fast_exp;
 pub mod flex;
 pub mod huge_pages;
 pub mod memory;
+pub mod pool;
 pub mod product;
 pub mod read_back;
 pub mod simd;

@@ -34,7 +34,7 @@ impl Default for PrmSettings {
 
 /// Anything that scores the steps of `(question, response)` pairs: a [`PrmScorer`] on whatever
 /// backend and device it was loaded on, so the trainer needs not share the PRM's backend.
-pub trait StepScorer {
+pub trait StepScorer: Send {
     /// Step scores of each pair, in order (see [`PrmScorer::score`]).
     fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<CompletionSteps>>;
 }
