@@ -4,7 +4,9 @@
 //! (the LM head, the inference backbone) keep their data in cache-sized pieces instead; the
 //! allocator keeps freed memory for the next step ([`memory`]) and puts large blocks on huge pages
 //! ([`huge_pages`]); a command on the CPU backend runs on a thread of the pool its work is split
-//! over ([`pool`]). Device tensors come back to the host together ([`read_back`]).
+//! over ([`pool`]), and a decoding step at batch 1 splits its one-row products
+//! ([`row_product`]) over a team of threads that stay awake for the step ([`team`]). Device
+//! tensors come back to the host together ([`read_back`]).
 
 pub mod fast_exp;
 pub mod flex;
@@ -13,5 +15,7 @@ pub mod memory;
 pub mod pool;
 pub mod product;
 pub mod read_back;
+pub mod row_product;
 pub mod simd;
+pub mod team;
 pub mod view;

@@ -80,6 +80,12 @@ impl<'a> MatRef<'a> {
         (self.row_stride == 1 && j < self.cols).then(|| &self.data[start..start + self.rows])
     }
 
+    /// The storage from the first element on and the row stride, when rows are contiguous
+    /// (column stride 1): row `i` starts at `i · stride`.
+    pub fn contiguous_rows(&self) -> Option<(&'a [f32], usize)> {
+        (self.col_stride == 1).then(|| (&self.data[self.offset..], self.row_stride))
+    }
+
     /// The element at row `i`, column `j`.
     pub fn at(&self, i: usize, j: usize) -> f32 {
         self.data[self.offset + i * self.row_stride + j * self.col_stride]

@@ -11,6 +11,7 @@ use super::rms_norm::rms_norm;
 use super::rotary::HostRotary;
 use super::swiglu::swiglu_in_place;
 use crate::host::flex::{flex_f32, vector_view};
+use crate::host::team::Team;
 use crate::host::view::MatRef;
 use crate::model::decoder_layer::DecoderLayer;
 use crate::model::rms_norm::RmsNorm;
@@ -57,6 +58,8 @@ pub struct Context<'a> {
     pub rotary: &'a HostRotary,
     /// Which keys each new token sees.
     pub visibility: Visibility<'a>,
+    /// Threads a single token's products are split over.
+    pub team: &'a Team,
 }
 
 /// A decoder layer's weights on host memory.
@@ -136,12 +139,11 @@ impl HostLayer {
         let tokens = batch * seq;
         let hidden = x.len() / tokens;
         self.input_norm.apply(x, &mut s.normed);
-        self.q
-            .apply(token_rows(&s.normed, tokens, hidden), &mut s.q, false);
-        self.k
-            .apply(token_rows(&s.normed, tokens, hidden), &mut s.k, false);
-        self.v
-            .apply(token_rows(&s.normed, tokens, hidden), &mut s.v, false);
+        let team = at.team;
+        let normed = token_rows(&s.normed, tokens, hidden);
+        self.q.apply(normed, &mut s.q, false, team);
+        self.k.apply(normed, &mut s.k, false, team);
+        self.v.apply(normed, &mut s.v, false, team);
         rotary.apply(&mut s.q, positions, self.heads);
         rotary.apply(&mut s.k, positions, self.kv_heads);
         let shape = Heads {
@@ -178,16 +180,16 @@ impl HostLayer {
             token_rows(&s.attn, tokens, self.heads * self.head_dim),
             x,
             true,
+            team,
         );
 
         self.post_norm.apply(x, &mut s.normed);
-        self.gate
-            .apply(token_rows(&s.normed, tokens, hidden), &mut s.gate, false);
-        self.up
-            .apply(token_rows(&s.normed, tokens, hidden), &mut s.up, false);
+        let normed = token_rows(&s.normed, tokens, hidden);
+        self.gate.apply(normed, &mut s.gate, false, team);
+        self.up.apply(normed, &mut s.up, false, team);
         swiglu_in_place(&mut s.gate, &s.up);
-        self.down
-            .apply(token_rows(&s.gate, tokens, self.gate.outputs()), x, true);
+        let gated = token_rows(&s.gate, tokens, self.gate.outputs());
+        self.down.apply(gated, x, true, team);
     }
 }
 

@@ -6,6 +6,8 @@ use burn::tensor::backend::Backend;
 
 use crate::host::flex::{flex_f32, matrix_view, vector_view};
 use crate::host::product::{Threads, product_into};
+use crate::host::row_product::row_times_matrix;
+use crate::host::team::Team;
 use crate::host::view::MatRef;
 
 /// `weight [in, out]` and optional `bias [out]`, shared with the Burn module (not copied).
@@ -36,8 +38,9 @@ impl HostLinear {
     }
 
     /// `out = input · weight + bias`, or `out += …` when `residual`; `input` is `[tokens, in]`
-    /// and `out` row-major `[tokens, out]`.
-    pub fn apply(&self, input: MatRef<'_>, out: &mut [f32], residual: bool) {
+    /// and `out` row-major `[tokens, out]`. A single token's product is split over `team`
+    /// (a decoding step at batch 1); larger ones over Rayon's pool.
+    pub fn apply(&self, input: MatRef<'_>, out: &mut [f32], residual: bool, team: &Team) {
         let weight = matrix_view(&self.weight).expect("checked in new");
         let bias = self
             .bias
@@ -52,7 +55,16 @@ impl HostLinear {
             }
             accumulate = true;
         }
-        product_into(rows, width, input, weight, 1.0, accumulate, Threads::Pool);
+        match (
+            input.rows(),
+            input.contiguous_rows(),
+            weight.contiguous_rows(),
+        ) {
+            (1, Some((x, _)), Some((w, stride))) => {
+                row_times_matrix(rows, &x[..input.cols()], w, stride, accumulate, team)
+            }
+            _ => product_into(rows, width, input, weight, 1.0, accumulate, Threads::Pool),
+        }
         if let (Some(bias), true) = (bias, residual) {
             for row in rows.chunks_exact_mut(width) {
                 row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);

@@ -24,6 +24,7 @@ pub use self::kv_cache::HostKvCache;
 use self::layer::{Context, HostLayer, HostNorm, Scratch};
 use self::rotary::HostRotary;
 use crate::host::flex::{flex_f32, indices_below, matrix_view};
+use crate::host::team::{Team, with_team};
 use crate::model::{AttentionMask, Batch, KvCache, Qwen2Model};
 
 /// Whether `model`'s weights are f32 tensors of the CPU backend, so the host forward applies
@@ -89,23 +90,30 @@ pub fn forward<B: Backend>(
         model.head_dim,
         model.rope_theta,
     );
-    let at = Context {
-        batch: rows,
-        seq,
-        past,
-        positions: &positions,
-        rotary: &rotary,
-        visibility,
-    };
-    if let Some(first) = layers.first() {
-        let mut scratch = Scratch::new(first, tokens, hidden);
-        for (i, layer) in layers.iter().enumerate() {
-            let layer_cache = cache
-                .as_deref_mut()
-                .and_then(|c| c.host_mut())
-                .map(|c| (c, i));
-            layer.forward(&mut x, &at, layer_cache, &mut scratch);
+    let run_layers = |team: &Team, x: &mut [f32], cache: Option<&mut KvCache<B>>| {
+        let at = Context {
+            batch: rows,
+            seq,
+            past,
+            positions: &positions,
+            rotary: &rotary,
+            visibility,
+            team,
+        };
+        let mut cache = cache.and_then(|c| c.host_mut());
+        if let Some(first) = layers.first() {
+            let mut scratch = Scratch::new(first, tokens, hidden);
+            for (i, layer) in layers.iter().enumerate() {
+                let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+                layer.forward(x, &at, layer_cache, &mut scratch);
+            }
         }
+    };
+    if tokens == 1 {
+        // A decoding step at batch 1: dozens of short one-row products, each split over a team.
+        with_team(|team| run_layers(team, &mut x, cache.as_deref_mut()));
+    } else {
+        run_layers(&Team::solo(), &mut x, cache.as_deref_mut());
     }
     if let Some(c) = cache {
         c.advance(seq);
@@ -180,11 +188,19 @@ mod tests {
 
     /// Generation's pattern through a host cache gives the Burn forward's hidden states on the
     /// real tokens: a left-padded prefill under an explicit mask, one-token steps, and a step
-    /// after a row has left the batch.
+    /// after a row has left the batch (a single token, whose products a team of two splits).
     #[test]
     fn a_cached_decode_matches_the_burn_forward() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(cached_decode_matches_the_burn_forward);
+    }
+
+    fn cached_decode_matches_the_burn_forward() {
         let config = Qwen2Config::from_json(
-            r#"{"vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
+            r#"{"vocab_size": 50, "hidden_size": 32, "intermediate_size": 160,
                 "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
                 "max_position_embeddings": 64}"#,
         )
