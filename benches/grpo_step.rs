@@ -164,10 +164,8 @@ fn dump_workload<B: AutodiffBackend>(trainer: &Trainer<B>, dir: &PathBuf) -> Res
 }
 
 fn main() -> Result<()> {
-    // As the trainer's binary does: freed memory stays in the process between steps, and the
-    // pool the step runs on has a main thread's stack size.
-    prof_grpo::host::memory::retain_freed_memory();
-    prof_grpo::host::pool::configure_global_pool();
+    // As the trainer's binary does.
+    prof_grpo::host::set_up_process();
     let args = Args::parse();
     let out = tempfile::tempdir()?;
     let mut sets = args.sets.clone();

@@ -451,10 +451,8 @@ impl AutodiffTask for TrainTask<'_> {
 }
 
 fn main() -> Result<()> {
-    // As the trainer's binary does: freed memory stays in the process between steps.
-    prof_grpo::host::memory::retain_freed_memory();
-    // The pool a command on the CPU backend runs on, with a main thread's stack size.
-    prof_grpo::host::pool::configure_global_pool();
+    // As the trainer's binary does.
+    prof_grpo::host::set_up_process();
     let args = Args::parse();
     LazyLock::force(&measure::STARTED);
     if let Some(dir) = &args.make_random_model {

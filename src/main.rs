@@ -37,10 +37,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    // Freed memory stays in the process between training steps (src/host/memory.rs).
-    prof_grpo::host::memory::retain_freed_memory();
-    // The pool a command on the CPU backend runs on, with a main thread's stack size.
-    prof_grpo::host::pool::configure_global_pool();
+    prof_grpo::host::set_up_process();
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => cli::train::run(args),

@@ -19,3 +19,12 @@ pub mod row_product;
 pub mod simd;
 pub mod team;
 pub mod view;
+
+/// Sets the process up for commands on the CPU backend: freed memory stays in the process
+/// between steps ([`memory::retain_freed_memory`]) and Rayon's pool gets a main thread's stack
+/// ([`pool::configure_global_pool`]). Call it first thing in `main`, before other threads start
+/// and before anything uses the pool.
+pub fn set_up_process() {
+    memory::retain_freed_memory();
+    pool::configure_global_pool();
+}

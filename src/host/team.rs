@@ -10,6 +10,7 @@
 //! claimed it runs itself, so a busy pool costs speed, never progress. Which thread fills a
 //! chunk changes no result.
 
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// Spins of an idle helper before it starts yielding its core between looks at the slot (about
@@ -233,11 +234,14 @@ impl Drop for FinishTeam<'_> {
 /// Helpers a burst on this thread gets: one fewer than the threads of the current Rayon pool
 /// (no more than the CPU has), when this thread is one of its workers; none otherwise.
 fn helpers_here() -> usize {
+    // Looked up once: on Linux the standard library reads the affinity mask and the cgroup's CPU
+    // quota (files) on every call, and a burst starts once per decoded token.
+    static CPUS: LazyLock<usize> =
+        LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if rayon::current_thread_index().is_none() {
         return 0;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    rayon::current_num_threads().min(cpus).saturating_sub(1)
+    rayon::current_num_threads().min(*CPUS).saturating_sub(1)
 }
 
 /// Runs `work` with a team of this thread and, on a worker of a Rayon pool, helpers from that
