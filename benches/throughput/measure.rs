@@ -6,7 +6,8 @@ use anyhow::{Result, anyhow};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{DType, Tensor, backend::AutodiffBackend, backend::Backend};
 use prof_grpo::generation::{
-    GenerationConfig, ResponseBatch, SamplingParams, generate, response_logprobs,
+    GenerationConfig, ResponseBatch, SamplingParams, generate, last_position_logits,
+    response_logprobs,
 };
 use prof_grpo::model::init::RandomInit;
 use prof_grpo::model::{Batch, Qwen2Config, Qwen2ForCausalLm};
@@ -170,7 +171,8 @@ fn device_of<B: Backend>(lm: &Qwen2ForCausalLm<B>) -> B::Device {
 }
 
 /// Prefill as `generate` does it: a `[batch, prompt_len]` forward filling a KV cache sized for
-/// the whole generation, keeping (and reading back) the logits of the last position only.
+/// the whole generation, then the logits of the last position only, on the host, through the
+/// head a decoding step uses.
 pub fn prefill<B: Backend>(
     lm: &Qwen2ForCausalLm<B>,
     w: &Workload,
@@ -182,11 +184,7 @@ pub fn prefill<B: Backend>(
         let mut cache = lm.model.new_cache(w.batch, w.prompt_len + w.new_tokens);
         let batch = Batch::left_padded(&prompts, w.pad_id, &device);
         let hidden = lm.model.forward(&batch, Some(&mut cache));
-        let [b, s, h] = hidden.dims();
-        let logits = lm
-            .logits(hidden.slice([0..b, s - 1..s, 0..h]))
-            .cast(DType::F32);
-        let _host: Vec<f32> = logits.into_data().to_vec().map_err(|e| anyhow!("{e:?}"))?;
+        let _host: Vec<f32> = last_position_logits(lm, hidden);
         Ok(())
     })?;
     out.insert("prefill_s".into(), json!(secs));

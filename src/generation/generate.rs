@@ -62,8 +62,8 @@ fn pick_next<B: Backend>(
     draws: &[f64],
     sampler: &mut Option<DeviceSampler<B>>,
 ) -> Vec<Sampled> {
-    let [b, s, h] = hidden.dims();
-    let last = hidden.slice([0..b, s - 1..s, 0..h]).reshape([b, h]);
+    let last = last_position(hidden);
+    let b = last.dims()[0];
     let host_logits = match cpu_head::logits(&last, &model.output_matrix()) {
         Some(logits) => logits,
         None => {
@@ -75,8 +75,7 @@ fn pick_next<B: Backend>(
                     sampler.get_or_insert_with(|| DeviceSampler::new(vocab, &logits.device()));
                 return sampler.sample(logits, sampling, draws);
             }
-            let logits = logits.cast(DType::F32);
-            logits.into_data().to_vec().expect("f32 logits")
+            read_back(logits)
         }
     };
     let vocab = host_logits.len() / b;
@@ -85,6 +84,33 @@ fn pick_next<B: Backend>(
         .zip(draws.par_iter())
         .map(|(row, &u)| sample_with_draw(row, sampling, u))
         .collect()
+}
+
+/// The logits `[rows, vocab]` (row-major, f32, on the host) of the last position of `hidden
+/// [rows, positions, H]`, through the head a decoding step uses: the fused CPU head on the CPU
+/// backend, the model's [`Qwen2ForCausalLm::logits`] read back elsewhere.
+pub fn last_position_logits<B: Backend>(
+    model: &Qwen2ForCausalLm<B>,
+    hidden: Tensor<B, 3>,
+) -> Vec<f32> {
+    let last = last_position(hidden);
+    cpu_head::logits(&last, &model.output_matrix())
+        .unwrap_or_else(|| read_back(model.logits(last.unsqueeze_dim(1))))
+}
+
+/// `hidden [rows, positions, H]`'s last position, `[rows, H]`.
+fn last_position<B: Backend>(hidden: Tensor<B, 3>) -> Tensor<B, 2> {
+    let [b, s, h] = hidden.dims();
+    hidden.slice([0..b, s - 1..s, 0..h]).reshape([b, h])
+}
+
+/// A tensor's values as f32 on the host.
+fn read_back<B: Backend, const D: usize>(logits: Tensor<B, D>) -> Vec<f32> {
+    logits
+        .cast(DType::F32)
+        .into_data()
+        .to_vec()
+        .expect("f32 logits")
 }
 
 /// Generates one completion per prompt. `on_token` is called after every decoding step with the

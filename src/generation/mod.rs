@@ -7,6 +7,8 @@ pub mod logprobs;
 pub mod sampling;
 pub mod vocab_chunks;
 
-pub use generate::{Completion, FinishReason, GenerationConfig, generate, generate_per_row};
+pub use generate::{
+    Completion, FinishReason, GenerationConfig, generate, generate_per_row, last_position_logits,
+};
 pub use logprobs::{ResponseBatch, pick_response_positions, response_hidden, response_logprobs};
 pub use sampling::{SamplingParams, sample_token};
