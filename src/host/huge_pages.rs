@@ -12,24 +12,65 @@
 //! matrices, the LM head, activations and gradients of a training step. Smaller blocks stay as
 //! the system allocator gives them. The advice changes page sizes only, never values; where the
 //! kernel has no transparent huge pages (or `enabled` is `never`, or the process set
-//! `PR_SET_THP_DISABLE`) it changes nothing.
+//! `PR_SET_THP_DISABLE`) it changes nothing. The allocator also keeps the last very large block
+//! freed for the next request of its size ([`super::kept_block`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+
+use super::kept_block::{Block, KeptBlock};
 
 /// Size of an x86-64 / aarch64 (4 KiB base page) transparent huge page, and the smallest block
 /// the allocator advises.
 pub const HUGE_PAGE_BYTES: usize = 2 << 20;
 
-/// The system allocator, asking for huge pages on large blocks (see the module docs).
-pub struct HugePageAllocator;
+/// The system allocator, asking for huge pages on large blocks and keeping the last very large
+/// block freed (see the module docs).
+#[derive(Debug, Default)]
+pub struct HugePageAllocator {
+    kept: KeptBlock,
+}
+
+impl HugePageAllocator {
+    /// An allocator with nothing kept.
+    pub const fn new() -> Self {
+        Self {
+            kept: KeptBlock::new(),
+        }
+    }
+
+    /// For a request of `layout`: the kept block, when its layout is exactly `layout`; a kept
+    /// block of another layout is freed when `layout` is very large too ([`KeptBlock::keeps`]).
+    fn take_kept(&self, layout: Layout) -> Option<*mut u8> {
+        if !KeptBlock::keeps(layout) {
+            return None;
+        }
+        match self.kept.take(layout) {
+            Ok(block) => Some(block.address as *mut u8),
+            Err(evicted) => {
+                if let Some(evicted) = evicted {
+                    // SAFETY: a kept block was allocated by `System` with its layout, and the
+                    // slot no longer holds it.
+                    unsafe { System.dealloc(evicted.address as *mut u8, evicted.layout) }
+                }
+                None
+            }
+        }
+    }
+}
 
 #[global_allocator]
-static GLOBAL: HugePageAllocator = HugePageAllocator;
+static GLOBAL: HugePageAllocator = HugePageAllocator::new();
 
-// SAFETY: every call is forwarded to `System` with the caller's arguments; the advice only
-// changes the page size behind whole huge pages inside the block just handed out.
+// SAFETY: every call is forwarded to `System` with the caller's arguments, except that a freed
+// block of at least `KEPT_BLOCK_MIN_BYTES` may be kept (still allocated by `System`, owned by
+// `self.kept`) and handed out again, whole, for a request of exactly its layout, zeroed first
+// when the request is for zeroed memory; a block it displaces goes to `System.dealloc` with its
+// own layout. The advice only changes the page size behind whole huge pages inside a block.
 unsafe impl GlobalAlloc for HugePageAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Some(kept) = self.take_kept(layout) {
+            return kept;
+        }
         // SAFETY: the caller's contract for `alloc` is `System.alloc`'s.
         let block = unsafe { System.alloc(layout) };
         advise_huge_pages(block, layout.size());
@@ -37,6 +78,11 @@ unsafe impl GlobalAlloc for HugePageAllocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if let Some(kept) = self.take_kept(layout) {
+            // SAFETY: the kept block is `layout.size()` bytes, allocated and now the caller's.
+            unsafe { kept.write_bytes(0, layout.size()) };
+            return kept;
+        }
         // SAFETY: as for `alloc`.
         let block = unsafe { System.alloc_zeroed(layout) };
         advise_huge_pages(block, layout.size());
@@ -44,8 +90,20 @@ unsafe impl GlobalAlloc for HugePageAllocator {
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is `System.dealloc`'s.
-        unsafe { System.dealloc(block, layout) }
+        let block = Block {
+            address: block as usize,
+            layout,
+        };
+        let freed = if KeptBlock::keeps(layout) {
+            self.kept.keep(block)
+        } else {
+            Some(block)
+        };
+        if let Some(freed) = freed {
+            // SAFETY: `freed` is the caller's block (the caller's contract for `dealloc` is
+            // `System.dealloc`'s) or one `self.kept` held, allocated by `System` with its layout.
+            unsafe { System.dealloc(freed.address as *mut u8, freed.layout) }
+        }
     }
 
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -126,6 +184,52 @@ mod tests {
         let large = vec![1u8; 64 * MIB];
         let large_flags = vm_flags_at(large.as_ptr() as usize + 32 * MIB);
         assert!(large_flags.contains(&"hg".to_string()), "{large_flags:?}");
+    }
+
+    /// A very large block freed is kept and goes, whole, to the next request of its layout,
+    /// zeroed when that request wants zeroed memory; other blocks are freed.
+    #[test]
+    fn a_freed_very_large_block_is_kept_and_reused() {
+        let allocator = HugePageAllocator::new();
+        let size = super::super::kept_block::KEPT_BLOCK_MIN_BYTES;
+        let layout = Layout::from_size_align(size, 64).unwrap();
+        let small = Layout::from_size_align(size / 2, 64).unwrap();
+        // SAFETY: each block is used within its layout and freed once, with its layout.
+        unsafe {
+            let first = allocator.alloc(layout);
+            assert!(!first.is_null());
+            first.add(size / 2).write(7);
+            first.add(size - 1).write(9);
+            allocator.dealloc(first, layout);
+            // Too small to keep: freed, and the kept block stays.
+            let other = allocator.alloc(small);
+            allocator.dealloc(other, small);
+            let second = allocator.alloc_zeroed(layout);
+            assert_eq!(second, first, "the kept block was not handed out");
+            assert_eq!(
+                (second.add(size / 2).read(), second.add(size - 1).read()),
+                (0, 0)
+            );
+            assert_eq!(
+                allocator.kept.take(layout),
+                Err(None),
+                "handed out, yet still kept"
+            );
+            allocator.dealloc(second, layout);
+            let third = allocator.alloc(layout);
+            assert_eq!(third, first);
+            allocator.dealloc(third, layout);
+            // A very large request of another size frees the kept block.
+            let larger = Layout::from_size_align(2 * size, 64).unwrap();
+            let fourth = allocator.alloc(larger);
+            assert_eq!(allocator.kept.take(layout), Err(None), "still kept");
+            allocator.dealloc(fourth, larger);
+            let kept = allocator
+                .kept
+                .take(larger)
+                .expect("kept after the last free");
+            System.dealloc(kept.address as *mut u8, kept.layout);
+        }
     }
 
     /// The `VmFlags` of the mapping of this process holding `address`.
