@@ -87,17 +87,27 @@ mod tests {
         assert!(!tunes_thresholds(None));
     }
 
-    /// glibc accepts both settings, and a block below the threshold then comes from the heap
+    /// Applies the settings for a test of their effect, asserting that glibc accepts them; `false`
+    /// (with a message) when the user's `GLIBC_TUNABLES` keeps them off, and the test skips.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn settings_applied() -> bool {
+        if user_sets_thresholds() {
+            eprintln!("skipped: GLIBC_TUNABLES sets the allocator's thresholds");
+            return false;
+        }
+        assert!(retain_freed_memory());
+        true
+    }
+
+    /// glibc accepts the settings, and a block below the threshold then comes from the heap
     /// rather than from a mapping of its own (without the settings, glibc's dynamic threshold
     /// starts at 128 KiB and maps it).
     #[test]
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn blocks_below_the_threshold_come_from_the_heap() {
-        if user_sets_thresholds() {
-            eprintln!("skipped: GLIBC_TUNABLES sets the allocator's thresholds");
+        if !settings_applied() {
             return;
         }
-        assert!(retain_freed_memory());
         let size = MMAP_THRESHOLD_BYTES - (8 << 20);
         // SAFETY: mallinfo2 only reads the allocator's counters.
         let mapped = || unsafe { libc::mallinfo2() }.hblkhd;
@@ -117,11 +127,9 @@ mod tests {
     #[test]
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn a_thread_arena_keeps_its_emptied_heaps() {
-        if user_sets_thresholds() {
-            eprintln!("skipped: GLIBC_TUNABLES sets the allocator's thresholds");
+        if !settings_applied() {
             return;
         }
-        assert!(retain_freed_memory());
         // SAFETY: mallinfo2 only reads the allocator's counters.
         let held = || unsafe { libc::mallinfo2() }.arena;
         let (filled, emptied) = std::thread::spawn(move || {
