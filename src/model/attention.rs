@@ -94,15 +94,18 @@ impl<B: AutodiffBackend> LayerMask<B> {
 
 impl<B: Backend> LayerMask<B> {
     /// `mask` for `queries` new tokens of each of `batch` rows attending to `keys` keys (cached
-    /// and new), with `groups` query heads per key/value head.
+    /// and new), with `groups` query heads per each of `kv_heads` key/value heads.
     pub fn new(
         mask: &AttentionMask<B>,
         batch: usize,
-        groups: usize,
+        [groups, kv_heads]: [usize; 2],
         queries: usize,
         keys: usize,
         device: &B::Device,
     ) -> Self {
+        if on_flex::<B>() {
+            return Self::laid_out_in_full(mask, batch, [groups, kv_heads], queries, keys, device);
+        }
         let (causal, forbidden) = match mask {
             // One new token (a decoding step) comes after every key and sees them all.
             AttentionMask::Causal if queries == 1 => (false, None),
@@ -125,6 +128,60 @@ impl<B: Backend> LayerMask<B> {
             groups,
             causal,
             forbidden,
+        }
+    }
+
+    /// On the flex backend: the mask as `[batch, kv_heads, groups · queries, keys]` in
+    /// contiguous memory, the shape of the scores it hides (Burn's `is_causal` as its explicit
+    /// mask too). The flex backend's masked fill copies a mask of any other shape or layout
+    /// element by element, in each layer's forward pass and again in its backward pass; laid out
+    /// here, the layers share one copy.
+    fn laid_out_in_full(
+        mask: &AttentionMask<B>,
+        batch: usize,
+        [groups, kv_heads]: [usize; 2],
+        queries: usize,
+        keys: usize,
+        device: &B::Device,
+    ) -> Self {
+        // `[batch or 1, 1, queries, keys]`.
+        let plain = match mask {
+            AttentionMask::Causal if queries == 1 => {
+                return Self {
+                    groups,
+                    causal: false,
+                    forbidden: None,
+                };
+            }
+            AttentionMask::Causal => grouped_causal_mask::<B>(1, queries, keys, device),
+            AttentionMask::Explicit(m) => m.clone(),
+        };
+        let [rows, _, plain_queries, plain_keys] = plain.dims();
+        assert_eq!(
+            [plain_queries, plain_keys],
+            [queries, keys],
+            "attention mask of {queries} queries by {keys} keys"
+        );
+        let shared = rows == 1;
+        let plain = plain
+            .into_data()
+            .into_vec::<bool>()
+            .expect("an attention mask holds booleans");
+        let block = queries * keys;
+        let mut full = Vec::with_capacity(batch * kv_heads * groups * block);
+        for b in 0..batch {
+            let row = if shared { 0 } else { b };
+            for _ in 0..kv_heads * groups {
+                full.extend_from_slice(&plain[row * block..(row + 1) * block]);
+            }
+        }
+        Self {
+            groups,
+            causal: false,
+            forbidden: Some(Tensor::from_data(
+                TensorData::new(full, [batch, kv_heads, groups * queries, keys]),
+                device,
+            )),
         }
     }
 }
@@ -260,7 +317,8 @@ mod tests {
     ) -> Tensor<Flex, 3> {
         let [batch, queries, _] = x.dims();
         let keys = cache.as_ref().map_or(0, |(c, _)| c.len()) + queries;
-        let mask = LayerMask::new(mask, batch, attn.groups(), queries, keys, &x.device());
+        let heads = [attn.groups(), attn.num_kv_heads];
+        let mask = LayerMask::new(mask, batch, heads, queries, keys, &x.device());
         attn.forward(x, tables, &mask, cache)
     }
 
@@ -387,5 +445,67 @@ mod tests {
             got.to_data()
                 .assert_approx_eq::<f32>(&want.to_data(), Tolerance::absolute(1e-6));
         }
+    }
+
+    /// On flex, the layers' mask is `[batch, kv_heads, groups · queries, keys]`: folded row
+    /// `g · queries + i` of every key/value head hides what query `i`'s row of the batch's mask
+    /// hides (the keys after it, bottom-right aligned, and an explicit mask's hidden keys), with
+    /// Burn's `is_causal` turned into that mask and a decoding step's single query unmasked.
+    #[test]
+    fn flex_layers_get_the_mask_laid_out_in_full() {
+        let (batch, queries, keys) = (2, 3, 5);
+        let hidden = (1, 0);
+        let cases = [
+            (AttentionMask::Causal, [2, 2], false),
+            (AttentionMask::Causal, [1, 3], false),
+            (
+                explicit_mask(batch, queries, keys, Some(hidden)),
+                [2, 2],
+                true,
+            ),
+            (
+                explicit_mask(batch, queries, keys, Some(hidden)),
+                [1, 2],
+                true,
+            ),
+        ];
+        for (mask, [groups, kv], padded) in cases {
+            let laid = LayerMask::new(
+                &mask,
+                batch,
+                [groups, kv],
+                queries,
+                keys,
+                &Default::default(),
+            );
+            assert!(!laid.causal);
+            let forbidden = laid.forbidden.expect("a mask");
+            assert_eq!(forbidden.dims(), [batch, kv, groups * queries, keys]);
+            let got = forbidden.into_data().into_vec::<bool>().unwrap();
+            let mut want = Vec::new();
+            for b in 0..batch {
+                for _ in 0..kv * groups {
+                    for i in 0..queries {
+                        want.extend(
+                            (0..keys)
+                                .map(|j| j > i + keys - queries || (padded && (b, j) == hidden)),
+                        );
+                    }
+                }
+            }
+            assert_eq!(
+                got, want,
+                "groups {groups}, kv heads {kv}, explicit {padded}"
+            );
+        }
+        let step = LayerMask::new(
+            &AttentionMask::<Flex>::Causal,
+            batch,
+            [2, 2],
+            1,
+            keys,
+            &Default::default(),
+        );
+        assert!(step.forbidden.is_none() && !step.causal);
     }
 }

@@ -139,7 +139,7 @@ impl<B: Backend> KvCache<B> {
     pub fn retain_rows(&mut self, rows: Tensor<B, 1, Int>) {
         if let Some(host) = &mut self.host {
             let rows = indices_below(&rows, host.batch()).expect("rows of the batch");
-            host.retain_rows(&rows);
+            host.retain_rows(&rows, self.len);
             return;
         }
         for entry in &mut self.layers {

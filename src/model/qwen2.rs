@@ -220,8 +220,11 @@ impl<B: Backend> Qwen2Model<B> {
             self.dtype(),
             &device,
         );
-        let groups = self.layers.first().map_or(1, |l| l.self_attn.groups());
-        let mask = LayerMask::new(&batch.mask, rows, groups, seq, past + seq, &device);
+        let heads = self
+            .layers
+            .first()
+            .map_or([1, 1], |l| [l.self_attn.groups(), l.self_attn.num_kv_heads]);
+        let mask = LayerMask::new(&batch.mask, rows, heads, seq, past + seq, &device);
         LayerContext { rotary, mask }
     }
 

@@ -180,25 +180,40 @@ fn softmax_prefix_portable(row: &mut [f32], visible: usize, forbidden: &[bool]) 
             .filter(|(_, f)| **f)
             .for_each(|(x, _)| *x = f32::NEG_INFINITY);
     }
-    let max = seen
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &x| max_ordered(m, x));
+    let max = lane_max(seen);
     if max == f32::NEG_INFINITY {
         seen.fill(0.0);
         return;
     }
-    let mut sum = 0.0f32;
+    // The exponentials in one pass the compiler vectorises, their sum in a second pass in the
+    // row's order (an f32 sum in lanes would round differently).
     for x in seen.iter_mut() {
         // exp clamps −∞ to a tiny positive number; forbidden keys must weigh exactly 0.
-        *x = if *x == f32::NEG_INFINITY {
-            0.0
-        } else {
-            exp(*x - max)
-        };
-        sum += *x;
+        let e = exp(*x - max);
+        *x = if *x == f32::NEG_INFINITY { 0.0 } else { e };
     }
+    let sum = seen.iter().fold(0.0f32, |s, &x| s + x);
     let inv = 1.0 / sum;
     seen.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// The largest value (NaNs passed over, −∞ for none), in eight lanes so the loop vectorises:
+/// a maximum does not depend on the order it is taken in.
+#[inline(always)]
+fn lane_max(values: &[f32]) -> f32 {
+    const L: usize = 8;
+    let chunks = values.chunks_exact(L);
+    let tail = chunks.remainder();
+    let mut lanes = [f32::NEG_INFINITY; L];
+    for c in chunks {
+        for l in 0..L {
+            lanes[l] = max_ordered(lanes[l], c[l]);
+        }
+    }
+    lanes
+        .iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, |m, &x| max_ordered(m, x))
 }
 
 #[cfg(test)]
@@ -265,6 +280,70 @@ mod tests {
                     .sum::<f64>()
                     / total;
                 assert!((out[i * dim + d] as f64 - want).abs() < 1e-5, "token {i}");
+            }
+        }
+    }
+
+    /// The softmax in passes gives bit for bit what one pass in the row's order gives (max,
+    /// then exponentials summed as they are made), so rollouts do not change with it: rows of
+    /// every length around the lanes, with forbidden keys, a −∞ score, a row that sees nothing
+    /// and a NaN.
+    #[test]
+    fn softmax_in_passes_equals_one_pass_bit_for_bit() {
+        fn one_pass(row: &mut [f32], visible: usize, forbidden: &[bool]) {
+            let (seen, future) = row.split_at_mut(visible);
+            future.fill(0.0);
+            for (x, f) in seen.iter_mut().zip(forbidden) {
+                if *f {
+                    *x = f32::NEG_INFINITY;
+                }
+            }
+            let max = seen
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+            if max == f32::NEG_INFINITY {
+                seen.fill(0.0);
+                return;
+            }
+            let mut sum = 0.0f32;
+            for x in seen.iter_mut() {
+                *x = if *x == f32::NEG_INFINITY {
+                    0.0
+                } else {
+                    exp(*x - max)
+                };
+                sum += *x;
+            }
+            seen.iter_mut().for_each(|x| *x *= 1.0 / sum);
+        }
+        let value = |i: usize| ((i * 7919) % 997) as f32 / 31.0 - 16.0;
+        for len in [1usize, 7, 8, 9, 16, 23, 80, 129] {
+            for visible in [len, len.div_ceil(2), 0] {
+                let row: Vec<f32> = (0..len).map(|i| value(i + len)).collect();
+                let no_mask = Vec::new();
+                let mask: Vec<bool> = (0..len).map(|i| i % 5 == 3).collect();
+                let mut minus_inf = row.clone();
+                minus_inf[len / 2] = f32::NEG_INFINITY;
+                let mut nan = row.clone();
+                nan[len - 1] = f32::NAN;
+                for (input, forbidden) in [
+                    (&row, &no_mask),
+                    (&row, &mask),
+                    (&minus_inf, &no_mask),
+                    (&nan, &no_mask),
+                    (&row, &vec![true; len]),
+                ] {
+                    let forbidden = if forbidden.is_empty() {
+                        &forbidden[..]
+                    } else {
+                        &forbidden[..visible]
+                    };
+                    let (mut got, mut want) = (input.clone(), input.clone());
+                    softmax_prefix(&mut got, visible, forbidden);
+                    one_pass(&mut want, visible, forbidden);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "length {len}, visible {visible}");
+                }
             }
         }
     }

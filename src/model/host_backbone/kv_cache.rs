@@ -82,15 +82,38 @@ impl HostKvCache {
         (view(&self.keys[layer]), view(&self.values[layer]))
     }
 
-    /// Keeps only the batch rows in `rows`, in that order.
-    pub fn retain_rows(&mut self, rows: &[usize]) {
-        let block = self.kv_heads * self.capacity * self.head_dim;
+    /// Keeps only the batch rows in `rows`, in that order; of each row, only the first `filled`
+    /// positions are kept (the rest of the capacity is left unwritten). Rows in ascending order,
+    /// as finished sequences leave a decoding batch, move down in place, and rows that keep
+    /// their slot are not touched.
+    pub fn retain_rows(&mut self, rows: &[usize], filled: usize) {
+        assert!(
+            rows.iter().all(|&r| r < self.batch),
+            "rows {rows:?} of a batch of {}",
+            self.batch
+        );
+        let (heads, block) = (self.kv_heads, self.capacity * self.head_dim);
+        let used = filled.min(self.capacity) * self.head_dim;
+        let ascending = rows.windows(2).all(|w| w[0] < w[1]);
         for data in self.keys.iter_mut().chain(self.values.iter_mut()) {
-            let kept: Vec<f32> = rows
-                .iter()
-                .flat_map(|&r| data[r * block..(r + 1) * block].iter().copied())
-                .collect();
-            *data = kept;
+            if ascending {
+                for (to, &from) in rows.iter().enumerate().filter(|(to, from)| to != *from) {
+                    for h in 0..heads {
+                        let at = (from * heads + h) * block;
+                        data.copy_within(at..at + used, (to * heads + h) * block);
+                    }
+                }
+                data.truncate(rows.len() * heads * block);
+            } else {
+                let mut kept = vec![0.0; rows.len() * heads * block];
+                for (to, &from) in rows.iter().enumerate() {
+                    for h in 0..heads {
+                        let (at, dst) = ((from * heads + h) * block, (to * heads + h) * block);
+                        kept[dst..dst + used].copy_from_slice(&data[at..at + used]);
+                    }
+                }
+                *data = kept;
+            }
         }
         self.batch = rows.len();
     }
@@ -112,9 +135,41 @@ mod tests {
         let (k, v) = cache.view(0, 1, 1, 3);
         assert_eq!([k.at(0, 0), k.at(1, 0), k.at(2, 0)], [0.0, 11.0, 13.0]);
         assert_eq!(v.at(2, 0), -13.0);
-        cache.retain_rows(&[1]);
+        cache.retain_rows(&[1], 3);
         assert_eq!(cache.batch(), 1);
         let (k, _) = cache.view(0, 0, 0, 3);
         assert_eq!([k.at(1, 0), k.at(2, 0)], [10.0, 12.0]);
+    }
+
+    /// Three rows of two heads (width 2, capacity 4, two positions filled): keeping rows
+    /// `[0, 2]` moves row 2 into slot 1 in place, keeping `[2, 0]` reorders them, and each
+    /// kept row's filled keys and values are those it was written with.
+    #[test]
+    fn retained_rows_keep_their_entries_in_either_order() {
+        let (rows, heads, width) = (3, 2, 2);
+        // Token t of row b, head h, lane l: 100·b + 10·t + 2·h + l.
+        let entry = |b: usize, t: usize, h: usize, l: usize| (100 * b + 10 * t + 2 * h + l) as f32;
+        let tokens: Vec<f32> = (0..rows * 2 * heads * width)
+            .map(|i| {
+                let (b, t) = (i / (2 * heads * width), i / (heads * width) % 2);
+                entry(b, t, i / width % heads, i % width)
+            })
+            .collect();
+        let values: Vec<f32> = tokens.iter().map(|k| -k).collect();
+        for keep in [vec![0, 2], vec![2, 0], vec![1]] {
+            let mut cache = HostKvCache::new(1, rows, heads, 4, width);
+            cache.write(0, 0, 2, &tokens, &values);
+            cache.retain_rows(&keep, 2);
+            assert_eq!(cache.batch(), keep.len());
+            for (slot, &b) in keep.iter().enumerate() {
+                for h in 0..heads {
+                    let (k, v) = cache.view(0, slot, h, 2);
+                    for (t, l) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        assert_eq!(k.at(t, l), entry(b, t, h, l), "keep {keep:?}");
+                        assert_eq!(v.at(t, l), -entry(b, t, h, l), "keep {keep:?}");
+                    }
+                }
+            }
+        }
     }
 }
