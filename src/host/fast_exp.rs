@@ -95,22 +95,32 @@ with_avx2_fma! {
     pub(crate) fn log_sum_exp(values: &[f32]) -> f32 = log_sum_exp_portable;
 }
 
+/// The largest value (NaNs passed over, −∞ for none), in eight lanes so the loop vectorises: a
+/// maximum does not depend on the order it is taken in.
+#[inline(always)]
+pub(crate) fn lane_max(values: &[f32]) -> f32 {
+    const L: usize = 8;
+    let chunks = values.chunks_exact(L);
+    let tail = chunks.remainder();
+    let mut lanes = [f32::NEG_INFINITY; L];
+    for c in chunks {
+        for l in 0..L {
+            lanes[l] = max_ordered(lanes[l], c[l]);
+        }
+    }
+    lanes
+        .iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, |m, &x| max_ordered(m, x))
+}
+
 /// Eight lanes so the loops vectorise, summed in a fixed order.
 #[inline(always)]
 fn log_sum_exp_portable(values: &[f32]) -> f32 {
     const L: usize = 8;
     let chunks = values.chunks_exact(L);
     let tail = chunks.remainder();
-    let mut lanes = [f32::NEG_INFINITY; L];
-    for c in chunks.clone() {
-        for l in 0..L {
-            lanes[l] = max_ordered(lanes[l], c[l]);
-        }
-    }
-    let max = lanes
-        .iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let max = lane_max(values);
     if values.iter().any(|v| v.is_nan()) {
         return f32::NAN;
     }

@@ -104,7 +104,8 @@ impl<B: Backend> LayerMask<B> {
         device: &B::Device,
     ) -> Self {
         if on_flex::<B>() {
-            return Self::laid_out_in_full(mask, batch, [groups, kv_heads], queries, keys, device);
+            let shape = [batch, kv_heads, groups, queries, keys];
+            return Self::laid_out_in_full(mask, shape, device);
         }
         let (causal, forbidden) = match mask {
             // One new token (a decoding step) comes after every key and sees them all.
@@ -138,10 +139,7 @@ impl<B: Backend> LayerMask<B> {
     /// here, the layers share one copy.
     fn laid_out_in_full(
         mask: &AttentionMask<B>,
-        batch: usize,
-        [groups, kv_heads]: [usize; 2],
-        queries: usize,
-        keys: usize,
+        [batch, kv_heads, groups, queries, keys]: [usize; 5],
         device: &B::Device,
     ) -> Self {
         // `[batch or 1, 1, queries, keys]`.

@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::host::fast_exp::{exp, max_ordered};
+use crate::host::fast_exp::{exp, lane_max};
 use crate::host::product::{Threads, product_into};
 use crate::host::simd::with_avx2_fma;
 use crate::host::view::MatRef;
@@ -195,25 +195,6 @@ fn softmax_prefix_portable(row: &mut [f32], visible: usize, forbidden: &[bool]) 
     let sum = seen.iter().fold(0.0f32, |s, &x| s + x);
     let inv = 1.0 / sum;
     seen.iter_mut().for_each(|x| *x *= inv);
-}
-
-/// The largest value (NaNs passed over, −∞ for none), in eight lanes so the loop vectorises:
-/// a maximum does not depend on the order it is taken in.
-#[inline(always)]
-fn lane_max(values: &[f32]) -> f32 {
-    const L: usize = 8;
-    let chunks = values.chunks_exact(L);
-    let tail = chunks.remainder();
-    let mut lanes = [f32::NEG_INFINITY; L];
-    for c in chunks {
-        for l in 0..L {
-            lanes[l] = max_ordered(lanes[l], c[l]);
-        }
-    }
-    lanes
-        .iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, |m, &x| max_ordered(m, x))
 }
 
 #[cfg(test)]
