@@ -53,6 +53,17 @@ pub(crate) fn grouped_causal_mask<B: Backend>(
     keys: usize,
     device: &B::Device,
 ) -> Tensor<B, 4, Bool> {
+    Tensor::from_data(
+        TensorData::new(
+            causal_forbidden(groups, queries, keys),
+            [1, 1, groups * queries, keys],
+        ),
+        device,
+    )
+}
+
+/// The elements of [`grouped_causal_mask`], row-major.
+fn causal_forbidden(groups: usize, queries: usize, keys: usize) -> Vec<bool> {
     let offset = keys
         .checked_sub(queries)
         .expect("causal attention has at least as many keys as queries");
@@ -62,10 +73,7 @@ pub(crate) fn grouped_causal_mask<B: Backend>(
             forbidden.extend((0..keys).map(|j| j > i + offset));
         }
     }
-    Tensor::from_data(
-        TensorData::new(forbidden, [1, 1, groups * queries, keys]),
-        device,
-    )
+    forbidden
 }
 
 /// A batch's [`AttentionMask`] in the form every layer's attention takes it, made once per
@@ -103,13 +111,19 @@ impl<B: Backend> LayerMask<B> {
         keys: usize,
         device: &B::Device,
     ) -> Self {
+        if queries == 1 && matches!(mask, AttentionMask::Causal) {
+            // One new token (a decoding step) comes after every key and sees them all.
+            return Self {
+                groups,
+                causal: false,
+                forbidden: None,
+            };
+        }
         if on_flex::<B>() {
             let shape = [batch, kv_heads, groups, queries, keys];
             return Self::laid_out_in_full(mask, shape, device);
         }
         let (causal, forbidden) = match mask {
-            // One new token (a decoding step) comes after every key and sees them all.
-            AttentionMask::Causal if queries == 1 => (false, None),
             AttentionMask::Causal if groups == 1 => (true, None),
             AttentionMask::Causal => {
                 let m = grouped_causal_mask::<B>(groups, queries, keys, device);
@@ -142,29 +156,23 @@ impl<B: Backend> LayerMask<B> {
         [batch, kv_heads, groups, queries, keys]: [usize; 5],
         device: &B::Device,
     ) -> Self {
-        // `[batch or 1, 1, queries, keys]`.
-        let plain = match mask {
-            AttentionMask::Causal if queries == 1 => {
-                return Self {
-                    groups,
-                    causal: false,
-                    forbidden: None,
-                };
+        // `[batch or 1, 1, queries, keys]`, and whether its one row serves the whole batch.
+        let (plain, shared) = match mask {
+            AttentionMask::Causal => (causal_forbidden(1, queries, keys), true),
+            AttentionMask::Explicit(m) => {
+                let [rows, _, plain_queries, plain_keys] = m.dims();
+                assert_eq!(
+                    [plain_queries, plain_keys],
+                    [queries, keys],
+                    "attention mask of {queries} queries by {keys} keys"
+                );
+                let plain = m
+                    .to_data()
+                    .into_vec::<bool>()
+                    .expect("an attention mask holds booleans");
+                (plain, rows == 1)
             }
-            AttentionMask::Causal => grouped_causal_mask::<B>(1, queries, keys, device),
-            AttentionMask::Explicit(m) => m.clone(),
         };
-        let [rows, _, plain_queries, plain_keys] = plain.dims();
-        assert_eq!(
-            [plain_queries, plain_keys],
-            [queries, keys],
-            "attention mask of {queries} queries by {keys} keys"
-        );
-        let shared = rows == 1;
-        let plain = plain
-            .into_data()
-            .into_vec::<bool>()
-            .expect("an attention mask holds booleans");
         let block = queries * keys;
         let mut full = Vec::with_capacity(batch * kv_heads * groups * block);
         for b in 0..batch {
