@@ -150,7 +150,8 @@ impl<B: Backend> LayerMask<B> {
     /// contiguous memory, the shape of the scores it hides (Burn's `is_causal` as its explicit
     /// mask too). The flex backend's masked fill copies a mask of any other shape or layout
     /// element by element, in each layer's forward pass and again in its backward pass; laid out
-    /// here, the layers share one copy.
+    /// here, the layers share one copy, which is also the layout training's attention
+    /// ([`super::cpu_attention`]) reads in place.
     fn laid_out_in_full(
         mask: &AttentionMask<B>,
         [batch, kv_heads, groups, queries, keys]: [usize; 5],

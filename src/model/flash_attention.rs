@@ -9,11 +9,13 @@
 //! [`super::cube_ops`]), for f16 and bf16 models: that variant stages q, k, v and the
 //! probabilities in f16 (summing in f32), which on wgpu differs from Burn's f32 attention by up to
 //! 3e-4 on outputs of order 0.3, more than an f32 model's parity allows. Backends that record
-//! gradients run [`tracked_attention`].
+//! gradients run [`cpu_attention`](super::cpu_attention) on the CPU (long enough rows) and
+//! [`tracked_attention`] otherwise.
 
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Tensor, backend::Backend, module};
 
+use super::cpu_attention;
 use super::cube_ops::{self, Launches, erase_bool, erase_float};
 use super::decode_kernels;
 use super::recorded_numerics::as_recorded;
@@ -31,7 +33,8 @@ pub fn launches() -> (usize, usize) {
 /// on the flash kernel where the current choice asks for it, the backend is a fused CubeCL one,
 /// `q` is f16 or bf16, and the options are the default scale without soft-capping; on a backend
 /// that records gradients (or computes as one, see [`super::recorded_numerics`]),
-/// [`tracked_attention`].
+/// [`cpu_attention::cpu_attention`] on the CPU in f32 from [`cpu_attention::FROM_KEYS`] keys on
+/// and [`tracked_attention`] otherwise.
 pub fn attention<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
@@ -40,6 +43,9 @@ pub fn attention<B: Backend>(
     options: AttentionModuleOptions,
 ) -> Tensor<B, 4> {
     if as_recorded::<B>(&q.device()) {
+        if cpu_attention::chosen(&q, k.dims()[2]) {
+            return cpu_attention::cpu_attention(q, k, v, mask, options);
+        }
         return tracked_attention(q, k, v, mask, options);
     }
     let plain = options.scale.is_none() && options.softcap.is_none();

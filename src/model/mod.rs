@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod config;
+pub mod cpu_attention;
 pub mod cube_ops;
 pub mod decode_kernels;
 pub mod decoder_layer;
