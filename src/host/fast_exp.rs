@@ -114,6 +114,29 @@ pub(crate) fn lane_max(values: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, |m, &x| max_ordered(m, x))
 }
 
+/// Turns `row` (−∞ where a key is hidden) into its softmax in place and returns its maximum and
+/// the sum of its exponentials after subtracting it (`max + sum.ln()` is its log-sum-exp); a row
+/// with nothing visible becomes zeros and gives (−∞, 0). The exponentials come from one pass the
+/// compiler vectorises and their sum from a second, in the row's order (an f32 sum in lanes
+/// would round differently).
+#[inline(always)]
+pub(crate) fn softmax_in_place(row: &mut [f32]) -> (f32, f32) {
+    let max = lane_max(row);
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0);
+        return (max, 0.0);
+    }
+    for x in row.iter_mut() {
+        // exp clamps −∞ to a tiny positive number; hidden keys must weigh exactly 0.
+        let e = exp(*x - max);
+        *x = if *x == f32::NEG_INFINITY { 0.0 } else { e };
+    }
+    let sum = row.iter().fold(0.0f32, |s, &x| s + x);
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|x| *x *= inv);
+    (max, sum)
+}
+
 /// Eight lanes so the loops vectorise, summed in a fixed order.
 #[inline(always)]
 fn log_sum_exp_portable(values: &[f32]) -> f32 {

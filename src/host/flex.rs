@@ -36,10 +36,7 @@ fn flex_primitive<B: Backend, const D: usize>(
     if tensor.dtype() != DType::F32 || !is_flex::<B>() {
         return Err(tensor);
     }
-    let primitive: Box<dyn Any> = Box::new(tensor.into_primitive().tensor());
-    Ok(*primitive
-        .downcast::<FlexTensor>()
-        .expect("the flex backend's float primitive"))
+    Ok(same_type(tensor.into_primitive().tensor()))
 }
 
 /// A tensor of the flex backend `B` holding `flex`.
@@ -47,11 +44,24 @@ fn flex_primitive<B: Backend, const D: usize>(
 /// # Panics
 /// If `B` is not the flex backend.
 pub fn from_flex<B: Backend, const D: usize>(flex: FlexTensor) -> Tensor<B, D> {
-    let primitive: Box<dyn Any> = Box::new(flex);
-    let primitive = *primitive
-        .downcast::<B::FloatTensorPrimitive>()
-        .expect("a tensor of the flex backend");
-    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+    Tensor::from_primitive(TensorPrimitive::Float(same_type(flex)))
+}
+
+/// `value` as `U`, where `T` and `U` are one type named two ways (a backend's primitive through
+/// its associated type and by its own name, say).
+///
+/// # Panics
+/// If they are different types.
+pub fn same_type<T: 'static, U: 'static>(value: T) -> U {
+    *(Box::new(value) as Box<dyn Any>)
+        .downcast::<U>()
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is not {}",
+                std::any::type_name::<T>(),
+                std::any::type_name::<U>()
+            )
+        })
 }
 
 /// Whether `B` runs on the CPU's flex backend, directly or wrapped (by autodiff, say).

@@ -18,14 +18,14 @@ mod op;
 mod scores;
 mod sight;
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Tensor, TensorPrimitive, backend::Backend};
 
-use crate::host::flex::is_flex;
+use crate::host::flex::{from_flex, into_flex_f32, is_flex, same_type};
 use op::{Problem, TrackedTensor, forward_flex, forward_tracked};
 use scores::Shape;
 
@@ -81,29 +81,21 @@ pub fn cpu_attention<B: Backend>(
         },
         forbidden: mask.map(|m| {
             let m = m.expand([batch, heads, rows, keys]).into_primitive();
-            cast::<_, FlexTensor>(m).to_contiguous()
+            same_type::<_, FlexTensor>(m).to_contiguous()
         }),
         causal_offset: options.is_causal.then(|| {
             keys.checked_sub(rows)
                 .expect("causal attention has at least as many keys as queries")
         }),
     };
-    let primitive = |t: Tensor<B, 4>| t.into_primitive().tensor();
-    let out = if is_flex::<B>() {
-        let [q, k, v] = [q, k, v].map(|t| cast::<_, FlexTensor>(primitive(t)).to_contiguous());
-        cast(forward_flex([&q, &k, &v], &problem).0)
-    } else {
-        let qkv = [q, k, v].map(|t| cast::<_, TrackedTensor>(primitive(t)));
-        cast(forward_tracked(qkv, problem))
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
-}
-
-/// `value` as the type it is (checked by [`runs`]).
-fn cast<T: 'static, U: 'static>(value: T) -> U {
-    *(Box::new(value) as Box<dyn Any>)
-        .downcast::<U>()
-        .expect("a tensor of the flex backend")
+    if is_flex::<B>() {
+        let [q, k, v] = [q, k, v].map(|t| into_flex_f32(t).expect("checked by runs"));
+        return from_flex(forward_flex([&q, &k, &v], &problem).0);
+    }
+    let qkv = [q, k, v].map(|t| same_type::<_, TrackedTensor>(t.into_primitive().tensor()));
+    Tensor::from_primitive(TensorPrimitive::Float(same_type(forward_tracked(
+        qkv, problem,
+    ))))
 }
 
 #[cfg(test)]

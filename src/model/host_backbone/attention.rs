@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::host::fast_exp::{exp, lane_max};
+use crate::host::fast_exp::softmax_in_place;
 use crate::host::product::{Threads, product_into};
 use crate::host::simd::with_avx2_fma;
 use crate::host::view::MatRef;
@@ -180,26 +180,13 @@ fn softmax_prefix_portable(row: &mut [f32], visible: usize, forbidden: &[bool]) 
             .filter(|(_, f)| **f)
             .for_each(|(x, _)| *x = f32::NEG_INFINITY);
     }
-    let max = lane_max(seen);
-    if max == f32::NEG_INFINITY {
-        seen.fill(0.0);
-        return;
-    }
-    // The exponentials in one pass the compiler vectorises, their sum in a second pass in the
-    // row's order (an f32 sum in lanes would round differently).
-    for x in seen.iter_mut() {
-        // exp clamps −∞ to a tiny positive number; forbidden keys must weigh exactly 0.
-        let e = exp(*x - max);
-        *x = if *x == f32::NEG_INFINITY { 0.0 } else { e };
-    }
-    let sum = seen.iter().fold(0.0f32, |s, &x| s + x);
-    let inv = 1.0 / sum;
-    seen.iter_mut().for_each(|x| *x *= inv);
+    softmax_in_place(seen);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::fast_exp::exp;
 
     /// One row of two tokens, two query heads sharing one key/value head of width 1.
     /// Token 0 sees only itself; token 1 weighs keys with scores q·k (scale 1 for width 1):
