@@ -4,8 +4,9 @@
 //! Burn's AdamW spends about fifteen whole-tensor operations per parameter, each reading and
 //! writing the tensor again; on a model with a tied 151936-row embedding that is most of a second
 //! per step on two cores. The fused pass reads each of parameter, gradient and moments once and
-//! writes them in place, with the same f32 operations in the same order, so its results equal
-//! Burn's bit for bit (tested). Other backends and dtypes run Burn's AdamW unchanged, and the
+//! writes them in place, eight elements per instruction where the CPU has AVX2, with the same
+//! correctly rounded f32 operations in the same order, so its results equal Burn's bit for bit
+//! (tested). Other backends and dtypes run Burn's AdamW unchanged, and the
 //! state is Burn's [`AdamWState`], so checkpoints of either are interchangeable.
 
 use burn::backend::flex::FlexTensor;
@@ -19,6 +20,7 @@ use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
 use crate::host::flex::{from_flex, into_flex_f32, is_flex};
+use crate::host::simd::with_avx2_fma;
 
 /// Elements per parallel task of the fused pass.
 const CHUNK: usize = 1 << 15;
@@ -119,8 +121,9 @@ struct Coefficients {
     correction_1: f32,
     correction_2: f32,
     epsilon: f32,
-    /// The parameter's factor before the step, `1 - lr · weight_decay`; `None` without decay.
-    decay: Option<f32>,
+    /// The parameter's factor before the step, `1 - lr · weight_decay`; without decay it is 1,
+    /// and the product leaves each value as it is (Burn's AdamW skips it then).
+    decay: f32,
     lr: f32,
 }
 
@@ -144,7 +147,7 @@ impl FusedAdamW {
             correction_1: 1f32 - c.beta_1.powi(time as i32),
             correction_2: 1f32 - c.beta_2.powi(time as i32),
             epsilon: c.epsilon,
-            decay: (decay_rate != 0.0).then_some((1.0 - decay_rate) as f32),
+            decay: (1.0 - decay_rate) as f32,
             lr: lr as f32,
         };
         let mut param = flex(tensor);
@@ -193,24 +196,64 @@ fn update(
         .zip(moment_1.par_chunks_mut(CHUNK))
         .zip(moment_2.par_chunks_mut(CHUNK))
         .zip(grad.par_chunks(CHUNK))
-        .for_each(|(((p, m), v), g)| {
-            for i in 0..p.len() {
-                let g = g[i];
-                if first {
-                    m[i] = g * k.keep_1;
-                    v[i] = (g * g) * k.keep_2;
-                } else {
-                    m[i] = m[i] * k.beta_1 + g * k.keep_1;
-                    v[i] = v[i] * k.beta_2 + (g * g) * k.keep_2;
-                }
-                let delta = (m[i] / k.correction_1) / ((v[i] / k.correction_2).sqrt() + k.epsilon);
-                let decayed = match k.decay {
-                    Some(factor) => p[i] * factor,
-                    None => p[i],
-                };
-                p[i] = decayed - delta * k.lr;
-            }
-        });
+        .for_each(|(((p, m), v), g)| update_chunk(p, m, v, g, first, k));
+}
+
+with_avx2_fma! {
+    /// [`update`] of one chunk, in vector registers: the same correctly rounded f32 operations
+    /// per element (no fused multiply-add), so the bits do not depend on the CPU.
+    fn update_chunk(
+        param: &mut [f32],
+        moment_1: &mut [f32],
+        moment_2: &mut [f32],
+        grad: &[f32],
+        first: bool,
+        k: &Coefficients,
+    ) = update_chunk_portable;
+}
+
+#[inline(always)]
+fn update_chunk_portable(
+    param: &mut [f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    grad: &[f32],
+    first: bool,
+    k: &Coefficients,
+) {
+    if first {
+        update_elements::<true>(param, moment_1, moment_2, grad, k);
+    } else {
+        update_elements::<false>(param, moment_1, moment_2, grad, k);
+    }
+}
+
+/// The element loop, written over zipped slices and with its branches decided outside it so
+/// that it vectorises.
+#[inline(always)]
+fn update_elements<const FIRST: bool>(
+    param: &mut [f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    grad: &[f32],
+    k: &Coefficients,
+) {
+    let elements = param
+        .iter_mut()
+        .zip(moment_1.iter_mut())
+        .zip(moment_2.iter_mut())
+        .zip(grad);
+    for (((p, m), v), &g) in elements {
+        if FIRST {
+            *m = g * k.keep_1;
+            *v = (g * g) * k.keep_2;
+        } else {
+            *m = *m * k.beta_1 + g * k.keep_1;
+            *v = *v * k.beta_2 + (g * g) * k.keep_2;
+        }
+        let delta = (*m / k.correction_1) / ((*v / k.correction_2).sqrt() + k.epsilon);
+        *p = *p * k.decay - delta * k.lr;
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +345,48 @@ mod tests {
             .with_weight_decay(0.0)
             .init::<A, Weights<A>>();
         assert_eq!(train(config.init::<A, Weights<A>>(), 3), train(burn, 3));
+    }
+
+    /// The vector kernel (where the CPU has one) and the portable loop give the same bits, on a
+    /// length that leaves a remainder past the last full vector, on both kinds of step.
+    #[test]
+    fn the_vector_and_portable_loops_agree_bit_for_bit() {
+        let n = 1003;
+        let wave = |phase: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| (i as f32 * 0.731 + phase).sin() * 3.0)
+                .collect()
+        };
+        let k = Coefficients {
+            beta_1: 0.9,
+            keep_1: 0.1,
+            beta_2: 0.999,
+            keep_2: 0.001,
+            correction_1: 0.19,
+            correction_2: 0.002,
+            epsilon: 1e-8,
+            decay: 0.999,
+            lr: 0.01,
+        };
+        for first in [true, false] {
+            let run = |portable: bool| {
+                let (mut p, mut m, mut v) = (
+                    wave(0.0),
+                    wave(1.0),
+                    wave(2.0).iter().map(|x| x.abs()).collect::<Vec<f32>>(),
+                );
+                let g = wave(3.0);
+                if portable {
+                    update_chunk_portable(&mut p, &mut m, &mut v, &g, first, &k);
+                } else {
+                    update_chunk(&mut p, &mut m, &mut v, &g, first, &k);
+                }
+                [p, m, v]
+            };
+            let vector = run(false);
+            assert_ne!(vector[0], wave(0.0), "the parameters moved");
+            assert_eq!(vector, run(true));
+        }
     }
 
     /// The equality tests above would also pass on Burn's AdamW: check that they run the fused pass.
