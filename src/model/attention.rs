@@ -5,6 +5,7 @@ use burn::nn::Linear;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Bool, Tensor, TensorData, ops::AttentionModuleOptions};
 
+use super::contiguous::{contiguous, contiguous_gradient};
 use super::flash_attention::attention;
 use super::kv_cache::KvCache;
 use super::matrix_layout::MatrixLayout;
@@ -238,10 +239,10 @@ impl<B: Backend> Attention<B> {
             per_token(&self.k_proj, self.matrix_layout, x.clone()),
             self.num_kv_heads,
         ));
-        let v = head_major(split(
+        let v = head_major(contiguous_gradient(split(
             per_token(&self.v_proj, self.matrix_layout, x),
             self.num_kv_heads,
-        ));
+        )));
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
@@ -259,10 +260,14 @@ impl<B: Backend> Attention<B> {
             // (cached) keys and values are read as they are instead of being copied once per
             // query head; the folded mask gives each folded row its own query's keys.
             let [b, _, s, d] = q.dims();
-            let q = q.reshape([b, self.num_kv_heads, groups * s, d]);
+            let q = contiguous(q).reshape([b, self.num_kv_heads, groups * s, d]);
             attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d])
         };
-        let out = swap_seq_and_heads(out).reshape([batch, seq, self.num_heads * self.head_dim]);
+        let out = contiguous(swap_seq_and_heads(out)).reshape([
+            batch,
+            seq,
+            self.num_heads * self.head_dim,
+        ]);
         per_token(&self.o_proj, self.matrix_layout, out)
     }
 }

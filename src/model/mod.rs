@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod config;
+pub mod contiguous;
 pub mod cpu_attention;
 pub mod cube_ops;
 pub mod decode_kernels;

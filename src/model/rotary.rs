@@ -7,6 +7,7 @@
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Int, Tensor, TensorData};
 
+use super::contiguous::contiguous_gradient;
 use super::recorded_numerics::as_recorded;
 use crate::host::flex::on_flex;
 
@@ -101,15 +102,11 @@ impl<B: Backend> RotaryTables<B> {
 
     /// Rotates `x: [batch, seq, heads, head_dim]`: `x·cos + rotate_half(x)·sin`.
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [b, s, h, d] = x.dims();
-        let (cos, sin) = self.table(h);
+        let (cos, sin) = self.table(x.dims()[2]);
         let swapped = self.swap_halves(x.clone());
-        // The round trip through `[b, s, h·d]` is free here; in the backward pass it turns the
-        // strided gradient of the caller's head-major view into one contiguous copy, so the
-        // multiplications' gradients read contiguous memory.
-        (x * cos + swapped * sin)
-            .reshape([b, s, h * d])
-            .reshape([b, s, h, d])
+        // In the backward pass the strided gradient of the caller's head-major view becomes one
+        // contiguous copy, so the multiplications' gradients read contiguous memory.
+        contiguous_gradient(x * cos + swapped * sin)
     }
 
     /// Rotates a head-major view `x: [batch, heads, seq, head_dim]` of a `[batch, seq, heads,

@@ -1,0 +1,206 @@
+//! Contiguous copies of strided views, row by row, on the CPU (flex) backend.
+//!
+//! Attention works head-major (`[batch, heads, seq, head_dim]`) on projections laid out
+//! sequence-major (`[batch, seq, heads, head_dim]`), so each layer swaps the two axes: a free view
+//! one way, a copy the other (merging the heads for the output projection in the forward pass;
+//! the gradients of q, k and v in the backward pass). The CPU backend copies a view that does not
+//! reduce to two dimensions one element at a time, through a general strided index; here the
+//! innermost axis, contiguous in such a view, is copied as whole rows. Only the layout changes, so
+//! the values, and everything computed from them, are the same bits.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive, backend::Backend};
+use std::any::TypeId;
+
+use crate::host::flex::{flex_f32, from_flex, same_type};
+
+type TrackedTensor = FloatTensor<Autodiff<Flex>>;
+
+/// `x` laid out contiguously, its gradient passed back as it comes. On f32 tensors of the flex
+/// backend (under autodiff or not) a strided view is copied row by row; elsewhere `x` is returned
+/// as it is, and the backend copies it where an operation needs it.
+pub fn contiguous<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    if x.dtype() != DType::F32 {
+        return x;
+    }
+    if let Some(flex) = flex_f32(&x) {
+        return from_flex(copy_rows(flex));
+    }
+    if TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>() {
+        let tracked = same_type::<_, TrackedTensor>(x.into_primitive().tensor());
+        return tracked_tensor(tracked_op(tracked, Direction::Forward));
+    }
+    x
+}
+
+/// `x` itself, whose gradient is made contiguous in the backward pass, so that the operations
+/// before it read their gradient from contiguous memory. On f32 tensors of the flex backend
+/// under autodiff a strided gradient is copied row by row; elsewhere the round trip through a
+/// flat shape does it (free in the forward pass, a copy of a strided gradient in the backward).
+pub fn contiguous_gradient<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    if x.dtype() == DType::F32 && TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>() {
+        let tracked = same_type::<_, TrackedTensor>(x.into_primitive().tensor());
+        return tracked_tensor(tracked_op(tracked, Direction::Backward));
+    }
+    let dims = x.dims();
+    x.reshape([dims.iter().product::<usize>()]).reshape(dims)
+}
+
+fn tracked_tensor<B: Backend, const D: usize>(t: TrackedTensor) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(same_type(t)))
+}
+
+/// Which pass copies.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// The forward pass copies its input; the gradient passes through.
+    Forward,
+    /// The forward pass passes its input through; the gradient is copied.
+    Backward,
+}
+
+impl Backward<Flex, 1> for Direction {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [parent] = ops.parents;
+        if let Some(parent) = parent {
+            let grad = match self {
+                Direction::Forward => grad,
+                Direction::Backward => copy_rows(grad),
+            };
+            grads.register::<Flex>(parent.id, grad);
+        }
+    }
+}
+
+fn tracked_op(x: TrackedTensor, direction: Direction) -> TrackedTensor {
+    let output = match direction {
+        Direction::Forward => copy_rows(x.primitive.clone()),
+        Direction::Backward => x.primitive.clone(),
+    };
+    match direction
+        .prepare::<NoCheckpointing>([x.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
+/// `t` laid out contiguously: an f32 view whose innermost axis has stride 1 is copied a row (that
+/// axis) at a time, walking the other axes in order; anything else goes through the backend's
+/// own copy (which returns a contiguous tensor as it is).
+pub(crate) fn copy_rows(t: FlexTensor) -> FlexTensor {
+    let layout = t.layout();
+    let shape = layout.shape().to_vec();
+    let strides = layout.strides().to_vec();
+    let n = layout.num_elements();
+    let row = shape.last().copied().unwrap_or(0);
+    let row_wise = t.dtype() == DType::F32
+        && !layout.is_contiguous()
+        && n > 0
+        && strides.last() == Some(&1)
+        && strides.iter().all(|&s| s >= 0);
+    if !row_wise {
+        return t.to_contiguous();
+    }
+    let src = t.storage::<f32>();
+    let outer = &shape[..shape.len() - 1];
+    let outer_strides = &strides[..strides.len() - 1];
+    let mut index = vec![0usize; outer.len()];
+    let mut start = layout.start_offset();
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n / row {
+        out.extend_from_slice(&src[start..start + row]);
+        // The next row: the last outer axis moves fastest, carrying into the ones before it.
+        for axis in (0..outer.len()).rev() {
+            index[axis] += 1;
+            start += outer_strides[axis] as usize;
+            if index[axis] < outer[axis] {
+                break;
+            }
+            start -= outer_strides[axis] as usize * outer[axis];
+            index[axis] = 0;
+        }
+    }
+    FlexTensor::from_data(TensorData::new(out, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    type A = Autodiff<Flex>;
+
+    /// A `[2, 3, 4, 5]` tensor of distinct values.
+    fn numbered<B: Backend>() -> Tensor<B, 4> {
+        let values: Vec<f32> = (0..120).map(|i| i as f32).collect();
+        Tensor::from_data(TensorData::new(values, [2, 3, 4, 5]), &Default::default())
+    }
+
+    fn is_contiguous_flex(t: &Tensor<Flex, 4>) -> bool {
+        flex_f32(t).unwrap().layout().is_contiguous()
+    }
+
+    #[test]
+    fn a_swapped_view_is_copied_in_order() {
+        let x = numbered::<Flex>();
+        for view in [
+            x.clone().swap_dims(1, 2),
+            x.clone().permute([3, 1, 0, 2]),
+            x.clone().slice([0..2, 1..3, 0..4, 1..4]).swap_dims(0, 1),
+        ] {
+            assert!(!is_contiguous_flex(&view));
+            let copied = contiguous(view.clone());
+            assert!(is_contiguous_flex(&copied));
+            assert_eq!(copied.dims(), view.dims());
+            assert_eq!(copied.to_data(), view.to_data());
+        }
+        // By hand: element [0, 1, 2, 3] of x.swap_dims(1, 2) is x[0, 2, 1, 3] = 2·20 + 1·5 + 3.
+        let swapped = contiguous(x.swap_dims(1, 2));
+        let value = swapped.slice([0..1, 1..2, 2..3, 3..4]).into_scalar();
+        assert_eq!(value, 48.0);
+    }
+
+    #[test]
+    fn a_contiguous_or_reversed_tensor_keeps_its_values() {
+        let x = numbered::<Flex>();
+        assert_eq!(contiguous(x.clone()).to_data(), x.to_data());
+        let flipped = x.clone().flip([3]);
+        assert_eq!(contiguous(flipped.clone()).to_data(), flipped.to_data());
+    }
+
+    /// Under autodiff: the copy's values, and gradients equal to those of the plain view.
+    #[test]
+    fn gradients_pass_through_both_ways() {
+        let device = Default::default();
+        let x = Tensor::<A, 4>::random([2, 3, 4, 5], Distribution::Default, &device).require_grad();
+        let weights = Tensor::<A, 4>::random([2, 4, 3, 5], Distribution::Default, &device);
+        let loss_of = |y: Tensor<A, 4>| (y * weights.clone()).sin().sum();
+        let plain = loss_of(x.clone().swap_dims(1, 2)).backward();
+        let copied_forward = contiguous(x.clone().swap_dims(1, 2));
+        assert_eq!(
+            copied_forward.to_data(),
+            x.clone().swap_dims(1, 2).to_data()
+        );
+        let forward = loss_of(copied_forward).backward();
+        let backward = loss_of(contiguous_gradient(x.clone()).swap_dims(1, 2)).backward();
+        let want = x.grad(&plain).unwrap();
+        assert!(!is_contiguous_flex(&want));
+        let want = want.into_data();
+        assert_eq!(x.grad(&forward).unwrap().into_data(), want);
+        let got = x.grad(&backward).unwrap();
+        assert_eq!(got.clone().into_data(), want);
+        assert!(is_contiguous_flex(&got));
+    }
+}
