@@ -3,6 +3,8 @@
 use std::any::{Any, TypeId};
 
 use burn::backend::flex::{FlexDevice, FlexTensor};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Int, Tensor, TensorPrimitive, backend::Backend};
 
 use super::view::MatRef;
@@ -72,6 +74,30 @@ pub fn on_flex<B: Backend>() -> bool {
 /// Whether `B` is the flex backend itself (not wrapped, e.g. by autodiff).
 pub fn is_flex<B: Backend>() -> bool {
     TypeId::of::<B::FloatTensorPrimitive>() == TypeId::of::<FlexTensor>()
+}
+
+/// A float tensor of the autodiff backend over flex, as operations of its graph take it.
+pub type TrackedFlexTensor = FloatTensor<Autodiff<Flex>>;
+
+/// Whether `B` is the autodiff backend over flex.
+pub fn is_tracked_flex<B: Backend>() -> bool {
+    TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>()
+}
+
+/// The autodiff tensor behind a float tensor of `B`.
+///
+/// # Panics
+/// If `B` is not the autodiff backend over flex ([`is_tracked_flex`]).
+pub fn into_tracked_flex<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> TrackedFlexTensor {
+    same_type(tensor.into_primitive().tensor())
+}
+
+/// A tensor of `B` holding `tracked`.
+///
+/// # Panics
+/// If `B` is not the autodiff backend over flex ([`is_tracked_flex`]).
+pub fn from_tracked_flex<B: Backend, const D: usize>(tracked: TrackedFlexTensor) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(same_type(tracked)))
 }
 
 /// A view of a 2-D flex tensor's elements.

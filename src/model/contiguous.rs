@@ -8,19 +8,17 @@
 //! innermost axis, contiguous in such a view, is copied as whole rows. Only the layout changes, so
 //! the values, and everything computed from them, are the same bits.
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
-use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive, backend::Backend};
-use std::any::TypeId;
+use burn::tensor::{DType, Tensor, TensorData, backend::Backend};
 
-use crate::host::flex::{flex_f32, from_flex, same_type};
-
-type TrackedTensor = FloatTensor<Autodiff<Flex>>;
+use crate::host::flex::{
+    TrackedFlexTensor, flex_f32, from_flex, from_tracked_flex, into_tracked_flex, is_tracked_flex,
+};
 
 /// `x` laid out contiguously, its gradient passed back as it comes. On f32 tensors of the flex
 /// backend (under autodiff or not) a strided view is copied row by row; elsewhere `x` is returned
@@ -32,9 +30,8 @@ pub fn contiguous<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     if let Some(flex) = flex_f32(&x) {
         return from_flex(copy_rows(flex));
     }
-    if TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>() {
-        let tracked = same_type::<_, TrackedTensor>(x.into_primitive().tensor());
-        return tracked_tensor(tracked_op(tracked, Direction::Forward));
+    if is_tracked_flex::<B>() {
+        return from_tracked_flex(tracked_op(into_tracked_flex(x), Direction::Forward));
     }
     x
 }
@@ -44,16 +41,11 @@ pub fn contiguous<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 /// under autodiff a strided gradient is copied row by row; elsewhere the round trip through a
 /// flat shape does it (free in the forward pass, a copy of a strided gradient in the backward).
 pub fn contiguous_gradient<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    if x.dtype() == DType::F32 && TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>() {
-        let tracked = same_type::<_, TrackedTensor>(x.into_primitive().tensor());
-        return tracked_tensor(tracked_op(tracked, Direction::Backward));
+    if x.dtype() == DType::F32 && is_tracked_flex::<B>() {
+        return from_tracked_flex(tracked_op(into_tracked_flex(x), Direction::Backward));
     }
     let dims = x.dims();
     x.reshape([dims.iter().product::<usize>()]).reshape(dims)
-}
-
-fn tracked_tensor<B: Backend, const D: usize>(t: TrackedTensor) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(same_type(t)))
 }
 
 /// Which pass copies.
@@ -81,7 +73,7 @@ impl Backward<Flex, 1> for Direction {
     }
 }
 
-fn tracked_op(x: TrackedTensor, direction: Direction) -> TrackedTensor {
+fn tracked_op(x: TrackedFlexTensor, direction: Direction) -> TrackedFlexTensor {
     let output = match direction {
         Direction::Forward => copy_rows(x.primitive.clone()),
         Direction::Backward => x.primitive.clone(),
@@ -138,6 +130,7 @@ pub(crate) fn copy_rows(t: FlexTensor) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::backend::Autodiff;
     use burn::tensor::Distribution;
 
     type A = Autodiff<Flex>;

@@ -18,15 +18,15 @@ mod op;
 mod scores;
 mod sight;
 
-use std::any::TypeId;
-
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, DType, Tensor, TensorPrimitive, backend::Backend};
+use burn::tensor::{Bool, DType, Tensor, backend::Backend};
 
-use crate::host::flex::{from_flex, into_flex_f32, is_flex, same_type};
-use op::{Problem, TrackedTensor, forward_flex, forward_tracked};
+use crate::host::flex::{
+    from_flex, from_tracked_flex, into_flex_f32, into_tracked_flex, is_flex, is_tracked_flex,
+    same_type,
+};
+use op::{Problem, forward_flex, forward_tracked};
 use scores::Shape;
 
 /// The fewest keys for which training's attention runs [`cpu_attention`]. Below, the composed
@@ -43,8 +43,7 @@ pub fn chosen<B: Backend>(q: &Tensor<B, 4>, keys: usize) -> bool {
 
 /// Whether [`cpu_attention`] takes `q`: f32 on the flex backend, under autodiff or not.
 pub fn runs<B: Backend>(q: &Tensor<B, 4>) -> bool {
-    q.dtype() == DType::F32
-        && (is_flex::<B>() || TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>())
+    q.dtype() == DType::F32 && (is_flex::<B>() || is_tracked_flex::<B>())
 }
 
 /// `softmax(q·kᵀ / √d, hiding `mask`) · v` with the default scale and no soft-capping, for
@@ -92,10 +91,7 @@ pub fn cpu_attention<B: Backend>(
         let [q, k, v] = [q, k, v].map(|t| into_flex_f32(t).expect("checked by runs"));
         return from_flex(forward_flex([&q, &k, &v], &problem).0);
     }
-    let qkv = [q, k, v].map(|t| same_type::<_, TrackedTensor>(t.into_primitive().tensor()));
-    Tensor::from_primitive(TensorPrimitive::Float(same_type(forward_tracked(
-        qkv, problem,
-    ))))
+    from_tracked_flex(forward_tracked([q, k, v].map(into_tracked_flex), problem))
 }
 
 #[cfg(test)]

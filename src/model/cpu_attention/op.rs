@@ -4,22 +4,19 @@
 
 use std::sync::Arc;
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::tensor::TensorData;
-use burn::tensor::ops::FloatTensor;
 
 use super::backward::{Kept, backward};
 use super::forward::{Forward, forward};
 use super::scores::{Inputs, Shape};
 use super::sight::Sight;
-
-/// A float tensor of the autodiff backend over flex.
-pub type TrackedTensor = FloatTensor<Autodiff<Flex>>;
+use crate::host::flex::TrackedFlexTensor;
 
 /// One attention call's sizes and visibility.
 #[derive(Debug, Clone)]
@@ -123,7 +120,7 @@ impl Backward<Flex, 3> for FusedAttention {
 }
 
 /// The attention of `q`, `k`, `v` as one operation of the graph.
-pub fn forward_tracked([q, k, v]: [TrackedTensor; 3], problem: Problem) -> TrackedTensor {
+pub fn forward_tracked([q, k, v]: [TrackedFlexTensor; 3], problem: Problem) -> TrackedFlexTensor {
     let [cq, ck, cv] = [&q, &k, &v].map(|t| t.primitive.to_contiguous());
     let (out, log_sum_exp) = forward_flex([&cq, &ck, &cv], &problem);
     match FusedAttention
