@@ -1,13 +1,15 @@
 //! Host kernels for f32 tensors of Burn's CPU (flex) backend: strided views of their storage,
-//! a single-threaded matrix product into caller buffers, and vectorised `exp`. Burn runs each
-//! tensor op as a separate pass over freshly allocated memory; the fused CPU paths built on these
-//! (the LM head, the inference backbone) keep their data in cache-sized pieces instead; the
-//! allocator keeps freed memory for the next step ([`memory`], and the last very large block
-//! freed: [`kept_block`]) and puts large blocks on huge pages ([`huge_pages`]); a command on the
-//! CPU backend runs on a thread of the pool its work is split over ([`pool`]), and a decoding step
-//! at batch 1 splits its one-row products ([`row_product`]) over a team of threads that stay awake
+//! a single-threaded matrix product into caller buffers, a vectorised `exp`, and the C library's
+//! `expf` eight lanes at a time, to the bit ([`exact_exp`]). Burn runs each tensor op as a
+//! separate pass over freshly allocated memory; the fused CPU paths built on these (the LM head,
+//! the inference backbone) keep their data in cache-sized pieces instead; the allocator keeps
+//! freed memory for the next step ([`memory`], and the last very large block freed:
+//! [`kept_block`]) and puts large blocks on huge pages ([`huge_pages`]); a command on the CPU
+//! backend runs on a thread of the pool its work is split over ([`pool`]), and a decoding step at
+//! batch 1 splits its one-row products ([`row_product`]) over a team of threads that stay awake
 //! for the step ([`team`]). Device tensors come back to the host together ([`read_back`]).
 
+pub mod exact_exp;
 pub mod fast_exp;
 pub mod flex;
 pub mod huge_pages;

@@ -261,7 +261,10 @@ impl<B: Backend> Attention<B> {
             // query head; the folded mask gives each folded row its own query's keys.
             let [b, _, s, d] = q.dims();
             let q = contiguous(q).reshape([b, self.num_kv_heads, groups * s, d]);
-            attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d])
+            // The unfolded output's gradient arrives strided (through the heads' swap below),
+            // and the reshape back to the folded shape needs it contiguous.
+            let out = attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d]);
+            contiguous_gradient(out)
         };
         let out = contiguous(swap_seq_and_heads(out)).reshape([
             batch,

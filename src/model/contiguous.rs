@@ -5,8 +5,9 @@
 //! one way, a copy the other (merging the heads for the output projection in the forward pass;
 //! the gradients of q, k and v in the backward pass). The CPU backend copies a view that does not
 //! reduce to two dimensions one element at a time, through a general strided index; here the
-//! innermost axis, contiguous in such a view, is copied as whole rows. Only the layout changes, so
-//! the values, and everything computed from them, are the same bits.
+//! innermost axis, contiguous in such a view, is copied as whole rows, and a transposed view (the
+//! keys' gradient, whose contiguous axis is the sequence) in square tiles. Only the layout
+//! changes, so the values, and everything computed from them, are the same bits.
 
 use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -88,43 +89,120 @@ fn tracked_op(x: TrackedFlexTensor, direction: Direction) -> TrackedFlexTensor {
     }
 }
 
-/// `t` laid out contiguously: an f32 view whose innermost axis has stride 1 is copied a row (that
-/// axis) at a time, walking the other axes in order; anything else goes through the backend's
-/// own copy (which returns a contiguous tensor as it is).
+/// `t` laid out contiguously: an f32 view with non-negative strides and an axis of stride 1 is
+/// copied along that axis, a row at a time when it is the innermost one, and otherwise (a
+/// transposed view, such as the keys' gradient coming back from `q·kᵀ`) in square tiles that
+/// read along it and write along the innermost axis; anything else goes through the backend's own
+/// copy (which returns a contiguous tensor as it is).
 pub(crate) fn copy_rows(t: FlexTensor) -> FlexTensor {
     let layout = t.layout();
     let shape = layout.shape().to_vec();
-    let strides = layout.strides().to_vec();
     let n = layout.num_elements();
-    let row = shape.last().copied().unwrap_or(0);
-    let row_wise = t.dtype() == DType::F32
-        && !layout.is_contiguous()
-        && n > 0
-        && strides.last() == Some(&1)
-        && strides.iter().all(|&s| s >= 0);
-    if !row_wise {
+    let rank = shape.len();
+    let strides: Option<Vec<usize>> = layout
+        .strides()
+        .iter()
+        .map(|&s| usize::try_from(s).ok())
+        .collect();
+    let unit_axis = strides.as_ref().and_then(|strides| {
+        (0..rank)
+            .rev()
+            .find(|&axis| strides[axis] == 1 && shape[axis] > 1)
+    });
+    let (Some(strides), Some(unit_axis)) = (strides, unit_axis) else {
+        return t.to_contiguous();
+    };
+    if t.dtype() != DType::F32 || layout.is_contiguous() || n == 0 {
         return t.to_contiguous();
     }
-    let src = t.storage::<f32>();
-    let outer = &shape[..shape.len() - 1];
-    let outer_strides = &strides[..strides.len() - 1];
-    let mut index = vec![0usize; outer.len()];
-    let mut start = layout.start_offset();
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n / row {
-        out.extend_from_slice(&src[start..start + row]);
-        // The next row: the last outer axis moves fastest, carrying into the ones before it.
-        for axis in (0..outer.len()).rev() {
-            index[axis] += 1;
-            start += outer_strides[axis] as usize;
-            if index[axis] < outer[axis] {
-                break;
+    let src = &t.storage::<f32>()[layout.start_offset()..];
+    let last = rank - 1;
+    let out_strides = contiguous_strides(&shape);
+    let others: Vec<usize> = (0..last).filter(|&axis| axis != unit_axis).collect();
+    let blocks = offsets(&others, &shape, &strides, &out_strides);
+    let out = if unit_axis == last {
+        let row = shape[last];
+        let mut out = Vec::with_capacity(n);
+        // The other axes in order give the rows in order.
+        for (from, _) in blocks {
+            out.extend_from_slice(&src[from..from + row]);
+        }
+        out
+    } else {
+        let mut out = vec![0.0f32; n];
+        let tile = Tile {
+            rows: shape[unit_axis],
+            cols: shape[last],
+            src_col_stride: strides[last],
+            dst_row_stride: out_strides[unit_axis],
+        };
+        for (from, to) in blocks {
+            tile.transpose(&src[from..], &mut out[to..]);
+        }
+        out
+    };
+    FlexTensor::from_data(TensorData::new(out, shape))
+}
+
+/// The strides of a contiguous (row-major) tensor of `shape`.
+fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for axis in (0..shape.len().saturating_sub(1)).rev() {
+        strides[axis] = strides[axis + 1] * shape[axis + 1];
+    }
+    strides
+}
+
+/// The source and destination offsets of every combination of indices along `axes`, the last of
+/// them moving fastest.
+fn offsets(
+    axes: &[usize],
+    shape: &[usize],
+    src_strides: &[usize],
+    dst_strides: &[usize],
+) -> Vec<(usize, usize)> {
+    let mut all = vec![(0, 0)];
+    for &axis in axes {
+        all = all
+            .into_iter()
+            .flat_map(|(from, to)| {
+                (0..shape[axis])
+                    .map(move |i| (from + i * src_strides[axis], to + i * dst_strides[axis]))
+            })
+            .collect();
+    }
+    all
+}
+
+/// A `rows × cols` block read with rows contiguous in the source (element `(r, c)` at `r + c ·
+/// src_col_stride`) and written with columns contiguous in the destination (at `r ·
+/// dst_row_stride + c`).
+struct Tile {
+    rows: usize,
+    cols: usize,
+    src_col_stride: usize,
+    dst_row_stride: usize,
+}
+
+impl Tile {
+    /// Side of the square pieces, small enough that one piece's source and destination lines
+    /// stay in L1.
+    const SIDE: usize = 16;
+
+    fn transpose(&self, src: &[f32], dst: &mut [f32]) {
+        for r0 in (0..self.rows).step_by(Self::SIDE) {
+            let r1 = (r0 + Self::SIDE).min(self.rows);
+            for c0 in (0..self.cols).step_by(Self::SIDE) {
+                let c1 = (c0 + Self::SIDE).min(self.cols);
+                for r in r0..r1 {
+                    let row = &mut dst[r * self.dst_row_stride..];
+                    for c in c0..c1 {
+                        row[c] = src[r + c * self.src_col_stride];
+                    }
+                }
             }
-            start -= outer_strides[axis] as usize * outer[axis];
-            index[axis] = 0;
         }
     }
-    FlexTensor::from_data(TensorData::new(out, shape))
 }
 
 #[cfg(test)]
@@ -152,6 +230,11 @@ mod tests {
             x.clone().swap_dims(1, 2),
             x.clone().permute([3, 1, 0, 2]),
             x.clone().slice([0..2, 1..3, 0..4, 1..4]).swap_dims(0, 1),
+            // Transposed: the axis of stride 1 is not the innermost.
+            x.clone().swap_dims(2, 3),
+            x.clone().swap_dims(2, 3).swap_dims(1, 2),
+            x.clone().permute([3, 0, 2, 1]),
+            x.clone().slice([0..2, 0..3, 1..4, 0..5]).swap_dims(1, 3),
         ] {
             assert!(!is_contiguous_flex(&view));
             let copied = contiguous(view.clone());
@@ -163,6 +246,27 @@ mod tests {
         let swapped = contiguous(x.swap_dims(1, 2));
         let value = swapped.slice([0..1, 1..2, 2..3, 3..4]).into_scalar();
         assert_eq!(value, 48.0);
+    }
+
+    /// A transposed view larger than a tile, with sides that leave partial tiles: the keys'
+    /// gradient as it comes back from `q·kᵀ`, `[batch, seq, heads, head_dim]` with `seq` of
+    /// stride 1.
+    #[test]
+    fn a_transposed_view_is_copied_across_tiles() {
+        let values: Vec<f32> = (0..2 * 3 * 40 * 24).map(|i| i as f32).collect();
+        let grad = Tensor::<Flex, 4>::from_data(
+            TensorData::new(values, [2, 3, 24, 40]),
+            &Default::default(),
+        );
+        let view = grad.swap_dims(2, 3).swap_dims(1, 2);
+        assert_eq!(view.dims(), [2, 40, 3, 24]);
+        assert_eq!(flex_f32(&view).unwrap().layout().strides()[1], 1);
+        let copied = contiguous(view.clone());
+        assert!(is_contiguous_flex(&copied));
+        assert_eq!(copied.to_data(), view.to_data());
+        // By hand: element [1, 33, 2, 17] is grad[1, 2, 17, 33] = 1·2880 + 2·960 + 17·40 + 33.
+        let value = copied.slice([1..2, 33..34, 2..3, 17..18]).into_scalar();
+        assert_eq!(value, 5513.0);
     }
 
     #[test]

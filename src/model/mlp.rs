@@ -2,8 +2,9 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{Tensor, activation::silu, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 
+use super::exp_activations::silu;
 use super::matrix_layout::MatrixLayout;
 use super::token_linear::{folds_tokens, per_token, rows};
 

@@ -10,6 +10,7 @@ pub mod cube_ops;
 pub mod decode_kernels;
 pub mod decoder_layer;
 pub mod dtype;
+pub mod exp_activations;
 pub mod export;
 pub mod flash_attention;
 pub mod gemv;

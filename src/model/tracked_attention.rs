@@ -14,6 +14,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor, backend::Backend};
 
 use super::attention::grouped_causal_mask;
+use super::exp_activations::exp;
 
 /// `softmax(q·kᵀ / √d, hiding `mask`) · v` with the default scale and no soft-capping; `mask` is
 /// true where attention is forbidden, and `options.is_causal` also hides the keys after each query
@@ -42,7 +43,7 @@ pub fn tracked_attention<B: Backend>(
         .flatten()
         .fold(scores, |s, m| s.mask_fill(m, lowest));
     let shift = scores.clone().detach().max_dim(3);
-    let weights = (scores - shift).exp();
+    let weights = exp(scores - shift);
     let probs = weights.clone() / weights.sum_dim(3);
     probs.matmul(v)
 }
