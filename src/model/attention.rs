@@ -261,10 +261,14 @@ impl<B: Backend> Attention<B> {
             // query head; the folded mask gives each folded row its own query's keys.
             let [b, _, s, d] = q.dims();
             let q = contiguous(q).reshape([b, self.num_kv_heads, groups * s, d]);
+            let out = attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d]);
             // The unfolded output's gradient arrives strided (through the heads' swap below),
             // and the reshape back to the folded shape needs it contiguous.
-            let out = attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d]);
-            contiguous_gradient(out)
+            if B::ad_enabled(&out.device()) {
+                contiguous_gradient(out)
+            } else {
+                out
+            }
         };
         let out = contiguous(swap_seq_and_heads(out)).reshape([
             batch,
