@@ -264,11 +264,7 @@ impl<B: Backend> Attention<B> {
             let out = attention(q, k, v, forbidden, options).reshape([b, self.num_heads, s, d]);
             // The unfolded output's gradient arrives strided (through the heads' swap below),
             // and the reshape back to the folded shape needs it contiguous.
-            if B::ad_enabled(&out.device()) {
-                contiguous_gradient(out)
-            } else {
-                out
-            }
+            contiguous_gradient(out)
         };
         let out = contiguous(swap_seq_and_heads(out)).reshape([
             batch,

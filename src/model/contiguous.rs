@@ -39,9 +39,13 @@ pub fn contiguous<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 
 /// `x` itself, whose gradient is made contiguous in the backward pass, so that the operations
 /// before it read their gradient from contiguous memory. On f32 tensors of the flex backend
-/// under autodiff a strided gradient is copied row by row; elsewhere the round trip through a
-/// flat shape does it (free in the forward pass, a copy of a strided gradient in the backward).
+/// under autodiff a strided gradient is copied row by row; on other backends that record
+/// gradients the round trip through a flat shape does it (free in the forward pass, a copy of a
+/// strided gradient in the backward); without gradients `x` is returned as it is.
 pub fn contiguous_gradient<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    if !B::ad_enabled(&x.device()) {
+        return x;
+    }
     if x.dtype() == DType::F32 && is_tracked_flex::<B>() {
         return from_tracked_flex(tracked_op(into_tracked_flex(x), Direction::Backward));
     }

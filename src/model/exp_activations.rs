@@ -43,21 +43,14 @@ enum Function {
 impl Function {
     /// The function of each element of a flex tensor, into a new contiguous tensor.
     fn on_flex(self, x: &FlexTensor) -> FlexTensor {
-        let contiguous;
-        let x = if x.layout().is_contiguous() {
-            x
-        } else {
-            contiguous = x.clone().to_contiguous();
-            &contiguous
-        };
-        let layout = x.layout();
-        let start = layout.start_offset();
-        let values = &x.storage::<f32>()[start..start + layout.num_elements()];
+        // Shared as it is when contiguous over its whole buffer, copied otherwise.
+        let x = x.to_contiguous();
+        let values = x.storage::<f32>();
         let out = match self {
             Function::Exp => exact_exp::exp(values),
             Function::Sigmoid => exact_exp::sigmoid(values),
         };
-        FlexTensor::from_data(TensorData::new(out, layout.shape().to_vec()))
+        FlexTensor::from_data(TensorData::new(out, x.layout().shape().to_vec()))
     }
 }
 
